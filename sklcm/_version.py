@@ -1,0 +1,3 @@
+"""Version of sklcm."""
+
+__version__ = "0.1.0.dev0"
