@@ -1,0 +1,20 @@
+"""Identifiability metrics and scorers for learned representations."""
+# License: BSD 3 clause
+
+from ._identifiability import (
+    amari_distance,
+    block_r2_score,
+    linear_r2_score,
+    mean_corr_coef,
+)
+from ._scorer import make_identifiability_scorer, mcc_scorer, r2_scorer
+
+__all__ = [
+    "amari_distance",
+    "block_r2_score",
+    "linear_r2_score",
+    "make_identifiability_scorer",
+    "mcc_scorer",
+    "mean_corr_coef",
+    "r2_scorer",
+]
