@@ -1,0 +1,7 @@
+"""Torch building blocks of sklcm, usable from plain PyTorch or skorch."""
+# License: BSD 3 clause
+
+from ._losses import SymmetricInfoNCE
+from ._towers import BoxHead, MLPTower, SphereHead, TwoTowerMLP
+
+__all__ = ["BoxHead", "MLPTower", "SphereHead", "SymmetricInfoNCE", "TwoTowerMLP"]

@@ -1,0 +1,132 @@
+"""Encoder towers: standardising MLPs with sphere or box output heads."""
+# License: BSD 3 clause
+
+import torch
+from torch import nn
+
+_ACTIVATIONS = {
+    "relu": nn.ReLU,
+    "leaky_relu": lambda: nn.LeakyReLU(0.01),
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
+    "elu": nn.ELU,
+    "tanh": nn.Tanh,
+}
+
+
+class SphereHead(nn.Module):
+    """Project representations onto the unit hypersphere (L2 normalisation)."""
+
+    def forward(self, h):
+        return nn.functional.normalize(h, dim=-1)
+
+
+class BoxHead(nn.Module):
+    """Map representations into a box ``[0, b]^d`` with learnable bounds ``b``.
+
+    Parameters
+    ----------
+    n_components : int
+        Output dimension ``d``.
+    """
+
+    def __init__(self, n_components):
+        super().__init__()
+        # log-parametrised so that the bound stays positive; initial bound 1
+        self.log_bound = nn.Parameter(torch.zeros(n_components))
+
+    def forward(self, h):
+        return torch.sigmoid(h) * self.log_bound.exp()
+
+
+class MLPTower(nn.Module):
+    """One modality's encoder: standardise, then a multi-layer perceptron.
+
+    Parameters
+    ----------
+    in_features : int
+        Input dimension.
+    n_components : int
+        Output dimension.
+    hidden_layer_sizes : tuple of int
+        Widths of the hidden layers.
+    activation : str
+        One of ``"relu"``, ``"leaky_relu"``, ``"gelu"``, ``"silu"``, ``"elu"``,
+        ``"tanh"``.
+    head : {"sphere", "box", "none"}
+        Output head.
+    """
+
+    def __init__(self, in_features, n_components, hidden_layer_sizes, activation,
+                 head="sphere"):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(in_features))
+        self.register_buffer("scale", torch.ones(in_features))
+        widths = [in_features, *hidden_layer_sizes]
+        layers = []
+        for w_in, w_out in zip(widths[:-1], widths[1:]):
+            layers += [nn.Linear(w_in, w_out), _ACTIVATIONS[activation]()]
+        layers.append(nn.Linear(widths[-1], n_components))
+        self.mlp = nn.Sequential(*layers)
+        heads = {"sphere": SphereHead, "box": lambda: BoxHead(n_components)}
+        self.head = heads.get(head, nn.Identity)()
+
+    @torch.no_grad()
+    def set_standardization(self, X):
+        """Store per-feature mean and standard deviation of ``X`` (a tensor)."""
+        self.mean.copy_(X.mean(dim=0))
+        std = X.std(dim=0)
+        self.scale.copy_(torch.where(std > 1e-12, std, torch.ones_like(std)))
+
+    def forward(self, x):
+        return self.head(self.mlp((x - self.mean) / self.scale))
+
+
+class TwoTowerMLP(nn.Module):
+    """Two MLP towers, one per modality, reading one stacked ``[x | t]`` tensor.
+
+    Parameters
+    ----------
+    split : int
+        Number of leading columns that belong to modality x.
+    n_features : int
+        Total number of input columns.
+    n_components : int
+        Representation size of both towers.
+    hidden_layer_sizes : tuple of int, default=(256, 256, 256)
+        Hidden widths of each tower.
+    activation : str, default="leaky_relu"
+        Hidden activation.
+    latent_space : {"sphere", "box"}, default="sphere"
+        Output head of both towers.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklcm.nn import TwoTowerMLP
+    >>> module = TwoTowerMLP(split=3, n_features=5, n_components=2)
+    >>> z_x, z_t = module(torch.zeros(4, 5))
+    >>> tuple(z_x.shape), tuple(z_t.shape)
+    ((4, 2), (4, 2))
+    """
+
+    def __init__(self, split, n_features, n_components,
+                 hidden_layer_sizes=(256, 256, 256), activation="leaky_relu",
+                 latent_space="sphere"):
+        super().__init__()
+        self.split = split
+        args = (n_components, tuple(hidden_layer_sizes), activation, latent_space)
+        self.tower_x = MLPTower(split, *args)
+        self.tower_t = MLPTower(n_features - split, *args)
+
+    def set_standardization(self, X):
+        """Store each tower's input statistics from a stacked tensor ``X``."""
+        self.tower_x.set_standardization(X[:, : self.split])
+        self.tower_t.set_standardization(X[:, self.split :])
+
+    def encode(self, X_m, modality="x"):
+        """Encode one modality alone."""
+        return (self.tower_x if modality == "x" else self.tower_t)(X_m)
+
+    def forward(self, X):
+        return self.tower_x(X[:, : self.split]), self.tower_t(X[:, self.split :])
