@@ -352,40 +352,53 @@ class MultimodalContrastiveEncoder(
         return self.max_epochs * len(batch_starts(n_samples, batch_size))
 
     def _validate_X(self, X, *, reset):
-        X = validate_data(
-            self, X, reset=reset, dtype=[np.float32, np.float64],
-            ensure_min_samples=2, ensure_min_features=2,
-        )
-        check_split(self.split, X.shape[1])
+        X = validate_data(self, X, reset=reset, dtype=[np.float32, np.float64])
+        n_samples, n_features = X.shape
+        if n_features < 2:
+            raise ValueError(
+                f"X has n_features = {n_features}, but the encoder needs at least one "
+                "column per modality: pass X = [x | t], e.g. from "
+                "sklcm.utils.stack_modalities(X_x, X_t)."
+            )
+        if n_samples < 2:
+            raise ValueError(
+                f"X has n_samples = {n_samples}, but contrastive training needs at "
+                "least 2 pairs (the other pairs of a batch are the negatives)."
+            )
+        check_split(self.split, n_features)
         return X
 
     def _initialize(self, X, *, total_steps):
-        """Build the module, criterion and skorch net; set fitted attributes."""
-        self.device_ = resolve_device(self.device)
-        self.batch_size_ = self._check_batch_size(len(X))
-        self._seed = int(check_random_state(self.random_state).randint(2**31 - 1))
-        module = TwoTowerMLP(
-            self.split, X.shape[1], self.n_components,
-            hidden_layer_sizes=self._hidden_layer_sizes(),
-            activation=self.activation, latent_space=self.latent_space,
-        )
+        """Build the module, criterion and skorch net, then set fitted attributes.
+
+        Nothing is assigned to ``self`` before every step has succeeded.
+        """
+        device = resolve_device(self.device)
+        batch_size = self._check_batch_size(len(X))
+        hidden = self._hidden_layer_sizes()
+        callbacks = self._callbacks(total_steps)
+        seed = int(check_random_state(self.random_state).randint(2**31 - 1))
         criterion = SymmetricInfoNCE(
             self.temperature, self.learn_temperature,
             similarity="cosine" if self.latent_space == "sphere" else "lp", p=self.p,
         )
         opt, opt_kwargs = _OPTIMIZERS[self.optimizer]
-        net = ContrastiveNet(
-            module, criterion, optimizer=opt, lr=self.lr, batch_size=self.batch_size_,
-            max_epochs=self.max_epochs, train_split=None, device=self.device_,
-            callbacks=self._callbacks(total_steps), verbose=self.verbose,
-            optimizer__weight_decay=self.weight_decay,
-            **{f"optimizer__{k}": v for k, v in opt_kwargs.items()},
-        )
-        with seeded(self._seed, self.device_):
+        with seeded(seed, device):
+            module = TwoTowerMLP(
+                self.split, X.shape[1], self.n_components, hidden_layer_sizes=hidden,
+                activation=self.activation, latent_space=self.latent_space,
+            )
             module.set_standardization(torch.as_tensor(X, dtype=torch.float32))
-            net.initialize()
-        self.net_ = net
-        self.history_ = net.history
+            net = ContrastiveNet(
+                module, criterion, optimizer=opt, lr=self.lr, batch_size=batch_size,
+                max_epochs=self.max_epochs, train_split=None, device=device,
+                callbacks=callbacks, verbose=self.verbose,
+                optimizer__weight_decay=self.weight_decay,
+                **{f"optimizer__{k}": v for k, v in opt_kwargs.items()},
+            ).initialize()
+        self._seed = seed
+        self.device_, self.batch_size_ = device, batch_size
+        self.net_, self.history_ = net, net.history
         self.n_steps_ = 0
 
     def _hidden_layer_sizes(self):
@@ -434,9 +447,9 @@ class MultimodalContrastiveEncoder(
         return callbacks
 
     def _train(self, X, *, epochs):
-        Xt = torch.as_tensor(X, dtype=torch.float32, device=self.device_)
-        seed = self._seed + self.n_steps_
-        with seeded(seed, self.device_):
+        device = self.net_.device  # a CPU fallback after unpickling is honoured
+        Xt = torch.as_tensor(X, dtype=torch.float32, device=device)
+        with seeded(self._seed + self.n_steps_, device):
             self.net_.partial_fit(Xt, epochs=epochs)
         self.n_steps_ = self._schedule().step_
         self.temperature_ = self.net_.criterion_.temperature

@@ -120,6 +120,6 @@ class StopOnDivergence(Callback):
     def on_batch_end(self, net, batch=None, training=False, loss=None, **kwargs):
         if training and loss is not None and not torch.isfinite(loss).all():
             raise DivergenceError(
-                f"the contrastive loss became {float(loss)} at epoch "
+                f"the contrastive loss became {loss.item()} at epoch "
                 f"{len(net.history)}; lower `lr` or raise `temperature`."
             )
