@@ -222,6 +222,40 @@ class LatentPartialCausalSampler:
         info = Bunch(z_t=z_t, m_x=m_x, m_t=m_t, sampler=self, **self._params())
         return X, z_x, info
 
+    def stream(self, chunk_size, n_chunks=None, random_state=None):
+        """Yield fresh chunks of pairs from the same model, for ``partial_fit``.
+
+        Parameters
+        ----------
+        chunk_size : int
+            Pairs per chunk.
+        n_chunks : int, default=None
+            Number of chunks; None streams forever.
+        random_state : int, RandomState instance, Generator or None, default=None
+            Seeds the whole stream: the same seed yields the same chunks.
+
+        Yields
+        ------
+        X : ndarray of shape (chunk_size, d_x + d_t)
+            Stacked observations ``[x | t]`` of fresh latents.
+        y : ndarray of shape (chunk_size, n_latents)
+            The latents z_x of the chunk.
+
+        Examples
+        --------
+        >>> from sklcm.datasets import LatentPartialCausalSampler
+        >>> sampler = LatentPartialCausalSampler(n_latents=2, random_state=0)
+        >>> [X.shape for X, y in sampler.stream(100, n_chunks=3, random_state=0)]
+        [(100, 4), (100, 4), (100, 4)]
+        """
+        if n_chunks is not None and n_chunks < 0:
+            raise ValueError(f"`n_chunks` must be >= 0 or None, got {n_chunks}.")
+        rng = _as_generator(random_state)
+        count = 0
+        while n_chunks is None or count < n_chunks:
+            yield self.sample(chunk_size, random_state=rng)
+            count += 1
+
     def _params(self):
         """Resolved parameters and model pieces, as stored in ``info``."""
         names = (

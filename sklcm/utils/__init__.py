@@ -1,6 +1,6 @@
-"""Utilities users need: stacking two modalities into one array."""
+"""Utilities users need: stacking two modalities, chunking large arrays."""
 # License: BSD 3 clause
 
-from ._validation import stack_modalities
+from ._validation import iter_chunks, stack_modalities
 
-__all__ = ["stack_modalities"]
+__all__ = ["iter_chunks", "stack_modalities"]
