@@ -26,7 +26,7 @@ from .utils._param_validation import (
     StrOptions,
     _fit_context,
 )
-from .utils._torch import resolve_device, seeded
+from .utils._torch import as_float_tensor, resolve_device, seeded
 from .utils._validation import check_split
 
 _OPTIMIZERS = {
@@ -388,7 +388,7 @@ class MultimodalContrastiveEncoder(
                 self.split, X.shape[1], self.n_components, hidden_layer_sizes=hidden,
                 activation=self.activation, latent_space=self.latent_space,
             )
-            module.set_standardization(torch.as_tensor(X, dtype=torch.float32))
+            module.set_standardization(as_float_tensor(X))
             net = ContrastiveNet(
                 module, criterion, optimizer=opt, lr=self.lr, batch_size=batch_size,
                 max_epochs=self.max_epochs, train_split=None, device=device,
@@ -448,7 +448,7 @@ class MultimodalContrastiveEncoder(
 
     def _train(self, X, *, epochs):
         device = self.net_.device  # a CPU fallback after unpickling is honoured
-        Xt = torch.as_tensor(X, dtype=torch.float32, device=device)
+        Xt = as_float_tensor(X, device)
         with seeded(self._seed + self.n_steps_, device):
             self.net_.partial_fit(Xt, epochs=epochs)
         self.n_steps_ = self._schedule().step_
@@ -535,10 +535,8 @@ class MultimodalContrastiveEncoder(
         module.eval()
         device = next(module.parameters()).device
         parts = [
-            module.encode(
-                torch.as_tensor(X_m[i : i + _TRANSFORM_CHUNK], dtype=torch.float32,
-                                device=device), modality
-            ).cpu().numpy()
+            module.encode(as_float_tensor(X_m[i : i + _TRANSFORM_CHUNK], device),
+                          modality).cpu().numpy()
             for i in range(0, len(X_m), _TRANSFORM_CHUNK)
         ]
         return np.concatenate(parts).astype(X_m.dtype, copy=False)

@@ -3,6 +3,7 @@
 
 import contextlib
 
+import numpy as np
 import torch
 
 
@@ -51,3 +52,13 @@ def seeded(seed, device="cpu"):
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(int(seed))
         yield
+
+
+def as_float_tensor(X, device="cpu"):
+    """Convert an array to a float32 tensor on ``device``, copying only when needed.
+
+    Read-only inputs (e.g. memory-mapped shards) are copied so that torch never
+    wraps a non-writable buffer.
+    """
+    X = np.require(X, dtype=np.float32, requirements=["W"])
+    return torch.as_tensor(X, device=device)
