@@ -6,7 +6,11 @@ import warnings
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+)
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from skorch.callbacks import Callback, EarlyStopping, ProgressBar
@@ -210,8 +214,9 @@ class MultimodalContrastiveEncoder(
         "temperature": [Interval(Real, 0, None, closed="neither")],
         "learn_temperature": ["boolean"],
         "hidden_layer_sizes": ["array-like"],
-        "activation": [StrOptions({"leaky_relu", "relu", "gelu", "silu", "elu",
-                                   "tanh"})],
+        "activation": [
+            StrOptions({"leaky_relu", "relu", "gelu", "silu", "elu", "tanh"})
+        ],
         "optimizer": [StrOptions(set(_OPTIMIZERS))],
         "batch_size": [Interval(Integral, 2, None, closed="left")],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
@@ -379,20 +384,33 @@ class MultimodalContrastiveEncoder(
         callbacks = self._callbacks(total_steps)
         seed = int(check_random_state(self.random_state).randint(2**31 - 1))
         criterion = SymmetricInfoNCE(
-            self.temperature, self.learn_temperature,
-            similarity="cosine" if self.latent_space == "sphere" else "lp", p=self.p,
+            self.temperature,
+            self.learn_temperature,
+            similarity="cosine" if self.latent_space == "sphere" else "lp",
+            p=self.p,
         )
         opt, opt_kwargs = _OPTIMIZERS[self.optimizer]
         with seeded(seed, device):
             module = TwoTowerMLP(
-                self.split, X.shape[1], self.n_components, hidden_layer_sizes=hidden,
-                activation=self.activation, latent_space=self.latent_space,
+                self.split,
+                X.shape[1],
+                self.n_components,
+                hidden_layer_sizes=hidden,
+                activation=self.activation,
+                latent_space=self.latent_space,
             )
             module.set_standardization(as_float_tensor(X))
             net = ContrastiveNet(
-                module, criterion, optimizer=opt, lr=self.lr, batch_size=batch_size,
-                max_epochs=self.max_epochs, train_split=None, device=device,
-                callbacks=callbacks, verbose=self.verbose,
+                module,
+                criterion,
+                optimizer=opt,
+                lr=self.lr,
+                batch_size=batch_size,
+                max_epochs=self.max_epochs,
+                train_split=None,
+                device=device,
+                callbacks=callbacks,
+                verbose=self.verbose,
                 optimizer__weight_decay=self.weight_decay,
                 **{f"optimizer__{k}": v for k, v in opt_kwargs.items()},
             ).initialize()
@@ -403,8 +421,10 @@ class MultimodalContrastiveEncoder(
 
     def _hidden_layer_sizes(self):
         sizes = np.atleast_1d(np.asarray(self.hidden_layer_sizes))
-        if sizes.ndim != 1 or not np.issubdtype(sizes.dtype, np.integer) or (
-            sizes.size and sizes.min() < 1
+        if (
+            sizes.ndim != 1
+            or not np.issubdtype(sizes.dtype, np.integer)
+            or (sizes.size and sizes.min() < 1)
         ):
             raise ValueError(
                 "hidden_layer_sizes must be a sequence of positive ints, got "
@@ -426,15 +446,27 @@ class MultimodalContrastiveEncoder(
 
     def _callbacks(self, total_steps):
         callbacks = [
-            ("lr_schedule", WarmupCosineLR(
-                total_steps if self.lr_schedule == "cosine" else None, self.warmup)),
+            (
+                "lr_schedule",
+                WarmupCosineLR(
+                    total_steps if self.lr_schedule == "cosine" else None, self.warmup
+                ),
+            ),
             ("stop_on_divergence", StopOnDivergence()),
         ]
         if self.early_stopping is not False:
             patience = 10 if self.early_stopping is True else int(self.early_stopping)
-            callbacks.append(("early_stopping", EarlyStopping(
-                monitor="train_loss", patience=patience, threshold=1e-4,
-                sink=print if self.verbose else (lambda *a: None))))
+            callbacks.append(
+                (
+                    "early_stopping",
+                    EarlyStopping(
+                        monitor="train_loss",
+                        patience=patience,
+                        threshold=1e-4,
+                        sink=print if self.verbose else (lambda *a: None),
+                    ),
+                )
+            )
         if self.verbose >= 2:
             callbacks.append(("progress_bar", ProgressBar()))
         for cb in self.callbacks or []:
@@ -459,8 +491,12 @@ class MultimodalContrastiveEncoder(
 
     def _snapshot(self):
         return copy.deepcopy(
-            (self.net_.module_.state_dict(), self.net_.criterion_.state_dict(),
-             self.net_.optimizer_.state_dict(), self._schedule().__dict__)
+            (
+                self.net_.module_.state_dict(),
+                self.net_.criterion_.state_dict(),
+                self.net_.optimizer_.state_dict(),
+                self._schedule().__dict__,
+            )
         )
 
     def _restore(self, snapshot):
@@ -471,8 +507,17 @@ class MultimodalContrastiveEncoder(
         self._schedule().__dict__.update(schedule)
 
     def _reset(self):
-        for attr in ("net_", "history_", "temperature_", "n_iter_", "n_steps_",
-                     "batch_size_", "device_", "n_features_in_", "feature_names_in_"):
+        for attr in (
+            "net_",
+            "history_",
+            "temperature_",
+            "n_iter_",
+            "n_steps_",
+            "batch_size_",
+            "device_",
+            "n_features_in_",
+            "feature_names_in_",
+        ):
             self.__dict__.pop(attr, None)
 
     # ------------------------------------------------------------ transform
@@ -535,8 +580,11 @@ class MultimodalContrastiveEncoder(
         module.eval()
         device = next(module.parameters()).device
         parts = [
-            module.encode(as_float_tensor(X_m[i : i + _TRANSFORM_CHUNK], device),
-                          modality).cpu().numpy()
+            module.encode(
+                as_float_tensor(X_m[i : i + _TRANSFORM_CHUNK], device), modality
+            )
+            .cpu()
+            .numpy()
             for i in range(0, len(X_m), _TRANSFORM_CHUNK)
         ]
         return np.concatenate(parts).astype(X_m.dtype, copy=False)
@@ -562,10 +610,15 @@ class MultimodalContrastiveEncoder(
             Minus the mean batch loss.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=[np.float32, np.float64],
-                          ensure_min_samples=2)
-        z_x = torch.as_tensor(self._encode(X[:, : self.split], "x"), dtype=torch.float32)
-        z_t = torch.as_tensor(self._encode(X[:, self.split :], "t"), dtype=torch.float32)
+        X = validate_data(
+            self, X, reset=False, dtype=[np.float32, np.float64], ensure_min_samples=2
+        )
+        z_x = torch.as_tensor(
+            self._encode(X[:, : self.split], "x"), dtype=torch.float32
+        )
+        z_t = torch.as_tensor(
+            self._encode(X[:, self.split :], "t"), dtype=torch.float32
+        )
         criterion = copy.deepcopy(self.net_.criterion_).cpu()
         bs = self.batch_size_
         losses = [

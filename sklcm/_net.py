@@ -15,7 +15,11 @@ class DivergenceError(FloatingPointError):
 def batch_starts(n_samples, batch_size, training=True):
     """First row of each batch; when training, drop a trailing batch smaller
     than half a batch (too few negatives) unless it is the only one."""
-    last = n_samples - batch_size // 2 if training and n_samples >= batch_size else n_samples
+    last = (
+        n_samples - batch_size // 2
+        if training and n_samples >= batch_size
+        else n_samples
+    )
     return range(0, max(last, 1), batch_size)
 
 

@@ -23,9 +23,15 @@ def _tested_estimators():
     yield CoupledLatentICA()
     yield CoupledLatentICA(algorithm="picard")
     yield CoupledLatentICA(whiten="unit-variance", max_iter=300)
-    # MultimodalContrastiveEncoder: add fast instances here (tiny
-    # hidden_layer_sizes, max_epochs=2), importing it inside this function so
-    # that this module keeps working without torch.
+    # The encoder reads X = [x | t]; split=1 fits every width >= 2 that the
+    # checks use, and 1-column input must fail anyway.
+    from sklcm import MultimodalContrastiveEncoder
+
+    fast = dict(hidden_layer_sizes=(8,), max_epochs=2, batch_size=16, random_state=0)
+    yield MultimodalContrastiveEncoder(split=1, **fast)
+    yield MultimodalContrastiveEncoder(
+        split=1, latent_space="box", output="both", learn_temperature=True, **fast
+    )
 
 
 # Every check passes: no expected failures.

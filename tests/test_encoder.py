@@ -17,7 +17,7 @@ from skorch.callbacks import Callback
 
 from sklcm import MultimodalContrastiveEncoder
 from sklcm.datasets import make_latent_partial_causal
-from sklcm.metrics import linear_r2_score, mean_corr_coef, mcc_scorer
+from sklcm.metrics import linear_r2_score, mcc_scorer, mean_corr_coef
 
 FAST = dict(hidden_layer_sizes=(16,), max_epochs=3, batch_size=64, random_state=0)
 
@@ -44,8 +44,12 @@ def test_transform_output_modes(data, output, width):
     assert Z.shape == (len(X), width)
     z_x = enc.encode(X[:, :split], modality="x")
     z_t = enc.encode(X[:, split:], modality="t")
-    expected = {"x": z_x, "t": z_t, "both": np.hstack([z_x, z_t]),
-                "mean": (z_x + z_t) / 2}[output]
+    expected = {
+        "x": z_x,
+        "t": z_t,
+        "both": np.hstack([z_x, z_t]),
+        "mean": (z_x + z_t) / 2,
+    }[output]
     np.testing.assert_allclose(Z, expected, rtol=1e-6)
     assert len(enc.get_feature_names_out()) == width
 
@@ -277,9 +281,13 @@ def test_pipeline_and_grid_search_with_identifiability_scorer(data):
     assert pipe.fit_transform(X).shape == (len(X), 2)
     grid = GridSearchCV(
         _enc(split, max_epochs=2),
-        {"lr": [1e-3, 3e-3], "temperature": [0.2, 1.0],
-         "hidden_layer_sizes": [(8,), (16,)]},
-        scoring=mcc_scorer, cv=2,
+        {
+            "lr": [1e-3, 3e-3],
+            "temperature": [0.2, 1.0],
+            "hidden_layer_sizes": [(8,), (16,)],
+        },
+        scoring=mcc_scorer,
+        cv=2,
     ).fit(X, z)
     assert len(grid.cv_results_["params"]) == 8
     assert 0 < grid.best_score_ <= 1
@@ -294,8 +302,11 @@ def test_encoder_beats_raw_linear_baseline_on_nonlinear_mixing():
     )
     Xte, zte = info.sampler.sample(2000, random_state=2)
     enc = MultimodalContrastiveEncoder(
-        n_components=3, split=info.split, hidden_layer_sizes=(64, 64),
-        max_epochs=15, random_state=0,
+        n_components=3,
+        split=info.split,
+        hidden_layer_sizes=(64, 64),
+        max_epochs=15,
+        random_state=0,
     ).fit(X)
     r2_enc = linear_r2_score(zte, enc.transform(Xte), random_state=0)
     r2_raw = linear_r2_score(zte, Xte[:, : info.split], random_state=0)
@@ -321,7 +332,10 @@ def test_box_encoder_recovers_latents_up_to_permutation():
     )
     Xte, zte = info.sampler.sample(10_000, random_state=1)
     enc = MultimodalContrastiveEncoder(
-        n_components=5, split=info.split, latent_space="box", max_epochs=15,
+        n_components=5,
+        split=info.split,
+        latent_space="box",
+        max_epochs=15,
         random_state=0,
     ).fit(X)
     assert mean_corr_coef(zte, enc.transform(Xte)) >= 0.90

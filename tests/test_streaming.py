@@ -1,4 +1,4 @@
-"""Streaming training: partial_fit over chunks of fresh pairs or memory-mapped shards."""
+"""Streaming training: partial_fit over fresh chunks or memory-mapped shards."""
 
 import tracemalloc
 
@@ -29,8 +29,11 @@ def test_partial_fit_on_fresh_chunks_learns_the_latents():
     sampler = LatentPartialCausalSampler(n_latents=3, random_state=1)
     X_test, z_test = sampler.sample(2000, random_state=99)
     enc = MultimodalContrastiveEncoder(
-        n_components=3, split=sampler.split, hidden_layer_sizes=(64, 64),
-        max_steps=240, random_state=0,
+        n_components=3,
+        split=sampler.split,
+        hidden_layer_sizes=(64, 64),
+        max_steps=240,
+        random_state=0,
     )
     for X, _ in sampler.stream(4096, n_chunks=15, random_state=0):
         enc.partial_fit(X)
@@ -56,8 +59,9 @@ def test_partial_fit_without_max_steps_keeps_a_constant_rate_after_warmup():
 def test_fit_resets_what_partial_fit_accumulated():
     sampler = LatentPartialCausalSampler(n_latents=2, random_state=0)
     X, _ = sampler.sample(256, random_state=0)
-    enc = MultimodalContrastiveEncoder(n_components=2, split=sampler.split,
-                                       max_epochs=1, **SMALL)
+    enc = MultimodalContrastiveEncoder(
+        n_components=2, split=sampler.split, max_epochs=1, **SMALL
+    )
     enc.partial_fit(X).partial_fit(X)
     enc.fit(X)
     assert enc.n_iter_ == 1 and enc.n_steps_ == 4
@@ -67,11 +71,14 @@ def test_streaming_from_memmap_keeps_peak_memory_bounded(tmp_path):
     sampler = LatentPartialCausalSampler(n_latents=3, random_state=0)
     n_samples, chunk = 40_000, 4000
     shard = np.lib.format.open_memmap(
-        tmp_path / "pairs.npy", mode="w+", dtype=np.float64,
+        tmp_path / "pairs.npy",
+        mode="w+",
+        dtype=np.float64,
         shape=(n_samples, sum(sampler.n_features)),
     )
-    for i, (X, _) in enumerate(sampler.stream(chunk, n_chunks=n_samples // chunk,
-                                              random_state=0)):
+    for i, (X, _) in enumerate(
+        sampler.stream(chunk, n_chunks=n_samples // chunk, random_state=0)
+    ):
         shard[i * chunk : (i + 1) * chunk] = X
     shard.flush()
     del shard

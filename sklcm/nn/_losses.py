@@ -43,8 +43,9 @@ class SymmetricInfoNCE(nn.Module):
     True
     """
 
-    def __init__(self, temperature=0.2, learn_temperature=False, similarity="cosine",
-                 p=1.0):
+    def __init__(
+        self, temperature=0.2, learn_temperature=False, similarity="cosine", p=1.0
+    ):
         super().__init__()
         log_t = torch.tensor(math.log(temperature), dtype=torch.float32)
         if learn_temperature:

@@ -57,8 +57,9 @@ class MLPTower(nn.Module):
         Output head.
     """
 
-    def __init__(self, in_features, n_components, hidden_layer_sizes, activation,
-                 head="sphere"):
+    def __init__(
+        self, in_features, n_components, hidden_layer_sizes, activation, head="sphere"
+    ):
         super().__init__()
         self.register_buffer("mean", torch.zeros(in_features))
         self.register_buffer("scale", torch.ones(in_features))
@@ -110,9 +111,15 @@ class TwoTowerMLP(nn.Module):
     ((4, 2), (4, 2))
     """
 
-    def __init__(self, split, n_features, n_components,
-                 hidden_layer_sizes=(256, 256, 256), activation="leaky_relu",
-                 latent_space="sphere"):
+    def __init__(
+        self,
+        split,
+        n_features,
+        n_components,
+        hidden_layer_sizes=(256, 256, 256),
+        activation="leaky_relu",
+        latent_space="sphere",
+    ):
         super().__init__()
         self.split = split
         args = (n_components, tuple(hidden_layer_sizes), activation, latent_space)

@@ -142,7 +142,9 @@ def iter_chunks(X, chunk_size):
     [4, 4, 2]
     """
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, Integral):
-        raise TypeError(f"`chunk_size` must be an int, got {type(chunk_size).__name__}.")
+        raise TypeError(
+            f"`chunk_size` must be an int, got {type(chunk_size).__name__}."
+        )
     if chunk_size < 1:
         raise ValueError(f"`chunk_size` must be >= 1, got {chunk_size}.")
     for start in range(0, len(X), chunk_size):
