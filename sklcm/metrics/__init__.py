@@ -7,9 +7,11 @@ from ._identifiability import (
     linear_r2_score,
     mean_corr_coef,
 )
+from ._plot import IdentifiabilityDisplay
 from ._scorer import make_identifiability_scorer, mcc_scorer, r2_scorer
 
 __all__ = [
+    "IdentifiabilityDisplay",
     "amari_distance",
     "block_r2_score",
     "linear_r2_score",

@@ -1,0 +1,307 @@
+"""Settings (rows of the synthetic table) and presets (training recipes), as data."""
+# License: BSD 3 clause
+
+from dataclasses import dataclass, field
+
+# Published numbers (%, mean ± std over seeds) of Liu et al., arXiv:2402.06223.
+# The paper reports only the range over its assumption-violation rows, not a
+# per-row mapping, so those rows show the range.
+_PAPER_SPHERE = "99.5 ± 0.1"
+_PAPER_BOX = "99.1 ± 0.1"
+_PAPER_SPHERE_VIOLATIONS = "88.5–96.3 (range)"
+_PAPER_BOX_VIOLATIONS = "95.6–98.6 (range)"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One row of the table: a generative process and the model fitted to it.
+
+    Parameters
+    ----------
+    name : str
+        Identifier used on the command line (``--settings``).
+    group : {"theorem", "violation", "corollary", "extra"}
+        Kind of row; "theorem" rows get the preset's longer training budget.
+    process : str
+        Short description of the generative process.
+    data : dict
+        Keyword arguments of :class:`~sklcm.datasets.LatentPartialCausalSampler`
+        besides ``n_latents`` and ``random_state``.
+    encoder : dict, default={}
+        Keyword arguments of :class:`~sklcm.MultimodalContrastiveEncoder` that
+        override the preset's recipe (e.g. ``temperature``).
+    latent_space : {"sphere", "box"}, default="sphere"
+        Geometry of the encoder.
+    metric : {"r2", "mcc"}, default="r2"
+        Headline metric: held-out linear R² or MCC against the true z_x.
+    feature_ratio : tuple of (float, float), default=None
+        Observed dimensions as multiples of ``n_latents + n_specific``
+        (rounded up); None keeps them equal to that.
+    component_ratio : float, default=1.0
+        Encoder output size as a multiple of ``n_latents`` (rounded up).
+    ica : bool, default=False
+        Also fit :class:`~sklcm.CoupledLatentICA` on the encoder output and
+        report the MCC after it.
+    paper : str, default=None
+        Published number (%), or None when the paper has no such row.
+    """
+
+    name: str
+    group: str
+    process: str
+    data: dict
+    encoder: dict = field(default_factory=dict)
+    latent_space: str = "sphere"
+    metric: str = "r2"
+    feature_ratio: tuple = None
+    component_ratio: float = 1.0
+    ica: bool = False
+    paper: str = None
+
+    @property
+    def model(self):
+        """Short description of the model, e.g. ``"sphere enc."``."""
+        extra = " + ICA" if self.ica else ""
+        return f"{self.latent_space} enc.{extra}"
+
+
+def _sphere(name, group, process, paper=None, **kwargs):
+    data = {"latent_space": "sphere", **kwargs.pop("data", {})}
+    return Setting(name, group, process, data, paper=paper, **kwargs)
+
+
+def _box(name, group, process, paper=None, **kwargs):
+    data = {"latent_space": "box", **kwargs.pop("data", {})}
+    return Setting(
+        name,
+        group,
+        process,
+        data,
+        latent_space="box",
+        metric="mcc",
+        paper=paper,
+        **kwargs,
+    )
+
+
+_VMF = {"marginal": "uniform", "conditional": "vmf"}
+
+SETTINGS = (
+    _sphere("sphere-vmf", "theorem", "sphere U / vMF(κ=10)", _PAPER_SPHERE, data=_VMF),
+    _box(
+        "box-laplace",
+        "theorem",
+        "box U / Laplace",
+        _PAPER_BOX,
+        data={"marginal": "uniform", "conditional": "laplace"},
+    ),
+    _sphere(
+        "sphere-laplace",
+        "violation",
+        "sphere U / Laplace",
+        _PAPER_SPHERE_VIOLATIONS,
+        data={"conditional": "laplace"},
+    ),
+    _sphere(
+        "sphere-normal",
+        "violation",
+        "sphere U / Normal",
+        _PAPER_SPHERE_VIOLATIONS,
+        data={"conditional": "normal"},
+    ),
+    _sphere(
+        "real-normal",
+        "violation",
+        "unbounded N / N",
+        _PAPER_SPHERE_VIOLATIONS,
+        data={"latent_space": "real", "marginal": "normal", "conditional": "normal"},
+    ),
+    _box(
+        "box-gennorm",
+        "violation",
+        "box U / GenNorm(β=3)",
+        _PAPER_BOX_VIOLATIONS,
+        data={"conditional": "gennorm", "beta": 3.0},
+    ),
+    _box(
+        "real-laplace",
+        "violation",
+        "unbounded Laplace / Laplace",
+        _PAPER_BOX_VIOLATIONS,
+        data={"latent_space": "real", "marginal": "laplace", "conditional": "laplace"},
+    ),
+    _sphere(
+        "ica-laplace",
+        "corollary",
+        "indep. Laplace / Laplace",
+        metric="mcc",
+        ica=True,
+        data={"latent_space": "real", "marginal": "laplace", "conditional": "laplace"},
+    ),
+    *(
+        _sphere(
+            f"specific-{k}",
+            "extra",
+            f"sphere vMF, k_x = k_t = {k}",
+            data={**_VMF, "n_specific": k},
+        )
+        for k in (0, 5, 10)
+    ),
+    _sphere(
+        "unequal-dims",
+        "extra",
+        "sphere vMF, d_x = 1.5n, d_t = 3n",
+        data=_VMF,
+        feature_ratio=(1.5, 3.0),
+    ),
+    _sphere(
+        "wide-encoder",
+        "extra",
+        "sphere vMF, encoder dim 1.5n",
+        data=_VMF,
+        component_ratio=1.5,
+    ),
+    *(
+        _sphere(
+            f"kappa-{k:g}",
+            "extra",
+            f"sphere vMF(κ={k:g})",
+            data={**_VMF, "concentration": float(k)},
+        )
+        for k in (2, 50)
+    ),
+    *(
+        _sphere(
+            f"tau-{t:g}",
+            "extra",
+            f"sphere vMF(κ=10), τ = {t:g}",
+            data=_VMF,
+            encoder={"temperature": t},
+        )
+        for t in (0.1, 1.0)
+    ),
+)
+"""All rows of the table, in display order."""
+
+GROUPS = ("theorem", "violation", "corollary", "extra")
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A training and evaluation recipe shared by all rows.
+
+    Parameters
+    ----------
+    name : str
+        Identifier used on the command line (``--preset``).
+    description : str
+        One line shown by ``--help``.
+    n_latents : int
+        Dimension n of the coupled latents.
+    n_seeds : int
+        Default number of seeds per row.
+    theorem_steps : int
+        Optimiser steps of the "theorem" rows (the cosine schedule length).
+    other_steps : int
+        Optimiser steps of every other row.
+    batch_size : int
+        Pairs per step.
+    hidden_layer_sizes : tuple of int
+        Hidden widths of each encoder tower.
+    lr : float
+        Peak learning rate (Adam, 2% warmup then cosine decay).
+    temperature : float
+        InfoNCE temperature (rows may override it).
+    chunk_steps : int
+        Steps per fresh chunk of pairs passed to ``partial_fit``.
+    n_test : int
+        Held-out pairs on which the metrics are computed.
+    n_baseline : int
+        Fresh pairs used to fit the linear baselines and the ICA.
+    """
+
+    name: str
+    description: str
+    n_latents: int
+    n_seeds: int
+    theorem_steps: int
+    other_steps: int
+    batch_size: int = 256
+    hidden_layer_sizes: tuple = (128, 128, 128)
+    lr: float = 3e-3
+    temperature: float = 0.2
+    chunk_steps: int = 50
+    n_test: int = 10_000
+    n_baseline: int = 10_000
+
+
+PRESETS = {
+    "quick": Preset(
+        "quick",
+        "n=10, 1 seed, ~15 min on a 2-core CPU (default)",
+        n_latents=10,
+        n_seeds=1,
+        theorem_steps=24_000,
+        other_steps=4_000,
+    ),
+    "paper": Preset(
+        "paper",
+        "n=10, 3 seeds, wider encoder and longer schedule (~2.5 h on CPU)",
+        n_latents=10,
+        n_seeds=3,
+        theorem_steps=60_000,
+        other_steps=20_000,
+        hidden_layer_sizes=(256, 256, 256),
+        lr=2e-3,
+    ),
+    "smoke": Preset(
+        "smoke",
+        "n=3, tiny encoder, a few seconds; checks the pipeline only",
+        n_latents=3,
+        n_seeds=1,
+        theorem_steps=20,
+        other_steps=10,
+        batch_size=64,
+        hidden_layer_sizes=(16,),
+        chunk_steps=5,
+        n_test=400,
+        n_baseline=400,
+    ),
+}
+"""Recipes by name; "quick" is the default of ``python -m sklcm reproduce``."""
+
+
+def select_settings(names=None):
+    """Return the settings named in ``names`` (setting or group names), in order.
+
+    Parameters
+    ----------
+    names : iterable of str, default=None
+        Setting names (e.g. ``"sphere-vmf"``), group names (e.g.
+        ``"theorem"``) or ``"all"``. None selects every setting.
+
+    Returns
+    -------
+    settings : list of Setting
+        The selected settings in table order, without duplicates.
+
+    Examples
+    --------
+    >>> from sklcm.experiments import select_settings
+    >>> [s.name for s in select_settings(["theorem"])]
+    ['sphere-vmf', 'box-laplace']
+    """
+    if names is None:
+        return list(SETTINGS)
+    known = {s.name for s in SETTINGS} | set(GROUPS) | {"all"}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(
+            f"unknown setting(s) {', '.join(map(repr, unknown))}; choose from "
+            f"{', '.join(s.name for s in SETTINGS)}, a group "
+            f"({', '.join(GROUPS)}) or 'all'."
+        )
+    wanted = set(names)
+    return [
+        s for s in SETTINGS if "all" in wanted or s.name in wanted or s.group in wanted
+    ]

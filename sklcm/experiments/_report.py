@@ -1,0 +1,196 @@
+"""Summaries of reproduce runs: aligned table, CSV/JSON files, figures."""
+# License: BSD 3 clause
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from sklcm.metrics import IdentifiabilityDisplay
+
+_METRIC_NAMES = {"r2": "R²", "mcc": "MCC"}
+_COLUMNS = (
+    "setting",
+    "process",
+    "model",
+    "metric",
+    "ours",
+    "paper",
+    "no ICA",
+    "baseline",
+    "seeds",
+    "time",
+)
+_CSV_SKIP = ("z_true", "z_pred")
+
+
+def _mean_std(values):
+    values = np.asarray(values, dtype=float) * 100
+    if values.size == 1:
+        return f"{values[0]:.2f}"
+    return f"{values.mean():.2f} ± {values.std(ddof=1):.2f}"
+
+
+def summarize(runs):
+    """Aggregate runs into one row per setting, mean ± std over seeds, in %.
+
+    Parameters
+    ----------
+    runs : list of dict
+        Results of :func:`run_setting`, in any order.
+
+    Returns
+    -------
+    rows : list of dict
+        One dict per setting (first-seen order) with the string columns of
+        the table: ``setting``, ``process``, ``model``, ``metric``, ``ours``,
+        ``paper``, ``no ICA`` (MCC before ICA on ICA rows), ``baseline``,
+        ``seeds`` and ``time`` (mean seconds per seed), plus ``score_mean``
+        (a float in [0, 1] for thresholds).
+
+    Examples
+    --------
+    >>> from sklcm.experiments import summarize
+    >>> run = {"setting": "s", "process": "p", "model": "m", "metric": "r2",
+    ...        "score": 0.99, "paper": None, "mcc_ica": float("nan"), "mcc": 0.5,
+    ...        "baseline": 0.7, "baseline_name": "R² raw x", "time": 10.0}
+    >>> summarize([run, {**run, "score": 0.97}])[0]["ours"]
+    '98.00 ± 1.41'
+    """
+    by_name = {}
+    for run in runs:
+        by_name.setdefault(run["setting"], []).append(run)
+    return [_summarize_setting(group) for group in by_name.values()]
+
+
+def _summarize_setting(group):
+    first = group[0]
+    has_ica = not math.isnan(first["mcc_ica"])
+    metric = "MCC" if has_ica else _METRIC_NAMES[first["metric"]]
+    return {
+        "setting": first["setting"],
+        "process": first["process"],
+        "model": first["model"],
+        "metric": metric,
+        "ours": _mean_std([r["score"] for r in group]),
+        "paper": first["paper"] or "—",
+        "no ICA": _mean_std([r["mcc"] for r in group]) if has_ica else "",
+        "baseline": f"{_mean_std([r['baseline'] for r in group])} "
+        f"({first['baseline_name']})",
+        "seeds": str(len(group)),
+        "time": f"{np.mean([r['time'] for r in group]):.0f} s",
+        "score_mean": float(np.mean([r["score"] for r in group])),
+    }
+
+
+def format_table(rows):
+    """Format summary rows as an aligned plain-text table.
+
+    Parameters
+    ----------
+    rows : list of dict
+        Output of :func:`summarize`.
+
+    Returns
+    -------
+    table : str
+        Header, rule and one line per row; numbers are % (mean ± std over
+        seeds). Empty columns are dropped.
+
+    Examples
+    --------
+    >>> from sklcm.experiments import format_table
+    >>> print(format_table([{"setting": "a", "ours": "99.00 ± 0.00"}]))
+    setting  ours
+    -------  ------------
+    a        99.00 ± 0.00
+    """
+    columns = [c for c in _COLUMNS if any(row.get(c) for row in rows)]
+    cells = [[str(row.get(c, "")) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+
+    def line(values):
+        return "  ".join(v.ljust(w) for v, w in zip(values, widths)).rstrip()
+
+    rule = ["-" * w for w in widths]
+    return "\n".join([line(columns), line(rule), *map(line, cells)])
+
+
+def _jsonable(value):
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def save_runs(runs, out, *, meta=None):
+    """Write every run, with its parameters and seed, to ``runs.csv``/``runs.json``.
+
+    Parameters
+    ----------
+    runs : list of dict
+        Results of :func:`run_setting`; latent arrays are left out.
+    out : str or path-like
+        Existing directory.
+    meta : dict, default=None
+        Extra top-level fields of the JSON file (preset, wall time, ...).
+
+    Returns
+    -------
+    paths : list of Path
+        The files written.
+    """
+    out = Path(out)
+    records = [
+        {k: _jsonable(v) for k, v in run.items() if k not in _CSV_SKIP} for run in runs
+    ]
+    fields = list(dict.fromkeys(k for rec in records for k in rec))
+    with open(out / "runs.csv", "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(records)
+    payload = {**(meta or {}), "summary": summarize(runs), "runs": records}
+    with open(out / "runs.json", "w", encoding="utf-8") as f:
+        json.dump(payload, f, indent=1, ensure_ascii=False)
+    return [out / "runs.csv", out / "runs.json"]
+
+
+def save_figures(runs, out):
+    """Save one identifiability figure per setting (its first seed's latents).
+
+    Parameters
+    ----------
+    runs : list of dict
+        Results of :func:`run_setting` with ``return_latents=True``.
+    out : str or path-like
+        Existing directory; figures go to ``out/figures/<setting>.png``.
+
+    Returns
+    -------
+    paths : list of Path
+        The files written.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; no display needed
+    import matplotlib.pyplot as plt
+
+    folder = Path(out) / "figures"
+    folder.mkdir(exist_ok=True)
+    paths, seen = [], set()
+    for run in runs:
+        if run["setting"] in seen or "z_true" not in run:
+            continue
+        seen.add(run["setting"])
+        align = "linear" if run["metric"] == "r2" else None
+        disp = IdentifiabilityDisplay.from_predictions(
+            run["z_true"],
+            run["z_pred"],
+            align=align,
+            estimator_name=f"{run['setting']} (seed {run['seed']}): {run['model']}",
+        )
+        paths.append(folder / f"{run['setting']}.png")
+        disp.figure_.savefig(paths[-1], dpi=80)
+        plt.close(disp.figure_)
+    return paths
