@@ -339,3 +339,12 @@ def test_box_encoder_recovers_latents_up_to_permutation():
         random_state=0,
     ).fit(X)
     assert mean_corr_coef(zte, enc.transform(Xte)) >= 0.90
+
+
+def test_verbose_prints_one_line_per_epoch(data, capsys):
+    X, _, split = data
+    _enc(split, verbose=0).fit(X)
+    assert capsys.readouterr().out == ""
+    _enc(split, verbose=1).fit(X)
+    out = capsys.readouterr().out
+    assert "train_loss" in out and len(out.strip().splitlines()) == 2 + 3
