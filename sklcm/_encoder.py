@@ -88,9 +88,9 @@ class MultimodalContrastiveEncoder(
         Hidden layer widths of each tower, as in
         :class:`~sklearn.neural_network.MLPRegressor`.
 
-    activation : {"leaky_relu", "relu", "gelu", "silu", "elu", "tanh"}, \
-            default="leaky_relu"
-        Hidden activation (leaky ReLU uses slope 0.01).
+    activation : str, default="leaky_relu"
+        Hidden activation: one of "leaky_relu" (slope 0.01), "relu", "gelu",
+        "silu", "elu" or "tanh".
 
     optimizer : {"adam", "adamw", "sgd"}, default="adam"
         Optimiser (SGD uses momentum 0.9).
@@ -301,14 +301,18 @@ class MultimodalContrastiveEncoder(
         self : object
             Fitted encoder.
         """
-        self._reset()
-        X = self._validate_X(X, reset=True)
+        previous = self._pop_fitted_state()
         try:
+            X = self._validate_X(X, reset=True)
             self._initialize(X, total_steps=self._fit_total_steps(len(X)))
             self._train(X, epochs=self.max_epochs)
         except DivergenceError as exc:
-            self._reset()
+            self._pop_fitted_state()
             raise ValueError(f"Training diverged: {exc}") from exc
+        except BaseException:
+            self._pop_fitted_state()
+            self.__dict__.update(previous)  # a bad call loses no fitted state
+            raise
         self.n_iter_ = len(self.net_.history)
         return self
 
@@ -342,7 +346,7 @@ class MultimodalContrastiveEncoder(
         try:
             self._train(X, epochs=1)
         except DivergenceError as exc:
-            self._reset() if first else self._restore(snapshot)
+            self._pop_fitted_state() if first else self._restore(snapshot)
             raise ValueError(
                 f"Training diverged: {exc} The encoder keeps its state from "
                 "before this call."
@@ -506,19 +510,10 @@ class MultimodalContrastiveEncoder(
         self.net_.optimizer_.load_state_dict(optimizer)
         self._schedule().__dict__.update(schedule)
 
-    def _reset(self):
-        for attr in (
-            "net_",
-            "history_",
-            "temperature_",
-            "n_iter_",
-            "n_steps_",
-            "batch_size_",
-            "device_",
-            "n_features_in_",
-            "feature_names_in_",
-        ):
-            self.__dict__.pop(attr, None)
+    def _pop_fitted_state(self):
+        """Remove and return every fitted attribute (and the private seed)."""
+        names = [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]
+        return {k: self.__dict__.pop(k) for k in [*names, "_seed"] if k in vars(self)}
 
     # ------------------------------------------------------------ transform
     def transform(self, X):

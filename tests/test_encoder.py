@@ -348,3 +348,16 @@ def test_verbose_prints_one_line_per_epoch(data, capsys):
     _enc(split, verbose=1).fit(X)
     out = capsys.readouterr().out
     assert "train_loss" in out and len(out.strip().splitlines()) == 2 + 3
+
+
+def test_failed_refit_keeps_the_previous_model(data):
+    X, _, split = data
+    enc = _enc(split).fit(X)
+    Z = enc.transform(X)
+    with pytest.raises(ValueError, match="NaN"):
+        enc.fit(np.full_like(X, np.nan))
+    enc.set_params(hidden_layer_sizes=(0,))
+    with pytest.raises(ValueError, match="hidden_layer_sizes"):
+        enc.fit(X)
+    np.testing.assert_array_equal(enc.transform(X), Z)
+    assert enc.n_features_in_ == X.shape[1]
