@@ -394,7 +394,7 @@ def make_latent_partial_causal(
         tighter coupling for every conditional.
     beta : float, default=3.0
         Shape of the generalized normal ("gennorm") conditional, with density
-        proportional to exp(-|(z_t - z_x) / scale|^beta). Ignored otherwise.
+        proportional to ``exp(-|(z_t - z_x) / scale|^beta)``. Ignored otherwise.
     n_specific : int or tuple of (int, int), default=0
         Dimensions (k_x, k_t) of the modality-specific latents m_x and m_t; an
         int is used for both. They are standard normal, or uniform on [-1, 1]

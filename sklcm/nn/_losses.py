@@ -61,7 +61,18 @@ class SymmetricInfoNCE(nn.Module):
         return float(self.log_temperature.detach().exp())
 
     def logits(self, u, v):
-        """Similarity matrix ``s(u_i, v_j) / tau`` of shape (N, N)."""
+        """Similarity matrix ``s(u_i, v_j) / tau``.
+
+        Parameters
+        ----------
+        u, v : torch.Tensor of shape (N, n_components)
+            Representations of the x and t sides of a batch of pairs.
+
+        Returns
+        -------
+        logits : torch.Tensor of shape (N, N)
+            Scaled similarities; the diagonal holds the positive pairs.
+        """
         if self.similarity == "cosine":
             sim = u @ v.T
         else:
@@ -69,6 +80,18 @@ class SymmetricInfoNCE(nn.Module):
         return sim / self.log_temperature.exp()
 
     def forward(self, u, v):
+        """Compute the loss of a batch of pairs ``(u_i, v_i)``.
+
+        Parameters
+        ----------
+        u, v : torch.Tensor of shape (N, n_components)
+            Representations of the x and t sides of a batch of pairs.
+
+        Returns
+        -------
+        loss : torch.Tensor of shape ()
+            Mean of the x-to-t and t-to-x cross-entropies.
+        """
         logits = self.logits(u, v)
         target = torch.arange(logits.shape[0], device=logits.device)
         ce = nn.functional.cross_entropy

@@ -15,9 +15,30 @@ _ACTIVATIONS = {
 
 
 class SphereHead(nn.Module):
-    """Project representations onto the unit hypersphere (L2 normalisation)."""
+    """Project representations onto the unit hypersphere (L2 normalisation).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklcm.nn import SphereHead
+    >>> z = SphereHead()(torch.tensor([[3.0, 4.0]]))
+    >>> [round(float(v), 2) for v in z[0]]
+    [0.6, 0.8]
+    """
 
     def forward(self, h):
+        """Divide each row by its Euclidean norm.
+
+        Parameters
+        ----------
+        h : torch.Tensor of shape (n_samples, n_components)
+            Unnormalised representations.
+
+        Returns
+        -------
+        z : torch.Tensor of shape (n_samples, n_components)
+            Rows of unit norm.
+        """
         return nn.functional.normalize(h, dim=-1)
 
 
@@ -28,6 +49,15 @@ class BoxHead(nn.Module):
     ----------
     n_components : int
         Output dimension ``d``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklcm.nn import BoxHead
+    >>> head = BoxHead(3)
+    >>> z = head(torch.randn(5, 3))
+    >>> bool((z > 0).all() and (z < 1).all())
+    True
     """
 
     def __init__(self, n_components):
@@ -36,6 +66,18 @@ class BoxHead(nn.Module):
         self.log_bound = nn.Parameter(torch.zeros(n_components))
 
     def forward(self, h):
+        """Squash each coordinate into ``(0, b_j)`` by a scaled sigmoid.
+
+        Parameters
+        ----------
+        h : torch.Tensor of shape (n_samples, n_components)
+            Unbounded representations.
+
+        Returns
+        -------
+        z : torch.Tensor of shape (n_samples, n_components)
+            Representations inside the box.
+        """
         return torch.sigmoid(h) * self.log_bound.exp()
 
 
@@ -55,6 +97,14 @@ class MLPTower(nn.Module):
         ``"tanh"``.
     head : {"sphere", "box", "none"}
         Output head.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklcm.nn import MLPTower
+    >>> tower = MLPTower(5, 2, hidden_layer_sizes=(16,), activation="relu")
+    >>> tuple(tower(torch.randn(4, 5)).shape)
+    (4, 2)
     """
 
     def __init__(
@@ -74,12 +124,30 @@ class MLPTower(nn.Module):
 
     @torch.no_grad()
     def set_standardization(self, X):
-        """Store per-feature mean and standard deviation of ``X`` (a tensor)."""
+        """Store per-feature mean and standard deviation of ``X``.
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (n_samples, in_features)
+            Data whose statistics standardise every later input.
+        """
         self.mean.copy_(X.mean(dim=0))
         std = X.std(dim=0)
         self.scale.copy_(torch.where(std > 1e-12, std, torch.ones_like(std)))
 
     def forward(self, x):
+        """Standardise ``x``, apply the perceptron, then the head.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n_samples, in_features)
+            Observations of one modality.
+
+        Returns
+        -------
+        z : torch.Tensor of shape (n_samples, n_components)
+            Representations.
+        """
         return self.head(self.mlp((x - self.mean) / self.scale))
 
 
@@ -127,13 +195,44 @@ class TwoTowerMLP(nn.Module):
         self.tower_t = MLPTower(n_features - split, *args)
 
     def set_standardization(self, X):
-        """Store each tower's input statistics from a stacked tensor ``X``."""
+        """Store each tower's input statistics from a stacked tensor ``X``.
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (n_samples, n_features)
+            Stacked observations ``[x | t]``.
+        """
         self.tower_x.set_standardization(X[:, : self.split])
         self.tower_t.set_standardization(X[:, self.split :])
 
     def encode(self, X_m, modality="x"):
-        """Encode one modality alone."""
+        """Encode one modality alone.
+
+        Parameters
+        ----------
+        X_m : torch.Tensor of shape (n_samples, n_features_m)
+            Observations of one modality.
+        modality : {"x", "t"}, default="x"
+            Which tower to apply.
+
+        Returns
+        -------
+        z : torch.Tensor of shape (n_samples, n_components)
+            Representations.
+        """
         return (self.tower_x if modality == "x" else self.tower_t)(X_m)
 
     def forward(self, X):
+        """Encode both modalities of a stacked batch.
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (n_samples, n_features)
+            Stacked observations ``[x | t]``.
+
+        Returns
+        -------
+        z_x, z_t : tuple of torch.Tensor of shape (n_samples, n_components)
+            Representations of x and of t.
+        """
         return self.tower_x(X[:, : self.split]), self.tower_t(X[:, self.split :])
