@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from sklcm import CoupledLatentICA, MultimodalContrastiveEncoder
+import sklcm
 from sklcm.datasets import LatentPartialCausalSampler
 from sklcm.metrics import linear_r2_score, mean_corr_coef
 
@@ -49,7 +49,7 @@ def _make_encoder(setting, preset, sampler, steps, seed, device):
         "random_state": seed,
         **setting.encoder,
     }
-    return MultimodalContrastiveEncoder(**params)
+    return sklcm.MultimodalContrastiveEncoder(**params)
 
 
 def _modalities(sampler, X):
@@ -61,7 +61,9 @@ def _baseline(setting, sampler, n_latents, fit, test, seed):
     x_fit, x_test = _modalities(sampler, fit[0])[0], _modalities(sampler, test[0])[0]
     if setting.metric == "r2":
         return "R² raw x", linear_r2_score(test[1], x_test, random_state=seed)
-    ica = CoupledLatentICA(n_components=n_latents, max_iter=2000, random_state=seed)
+    ica = sklcm.CoupledLatentICA(
+        n_components=n_latents, max_iter=2000, random_state=seed
+    )
     ica.fit(x_fit)
     return "MCC ICA(x)", mean_corr_coef(test[1], ica.transform(x_test))
 
@@ -88,7 +90,7 @@ def _encode_both(encoder, sampler, X):
 
 def _coupled_ica(encoder, sampler, n_latents, fit, test, seed):
     """MCC after CoupledLatentICA fitted on fresh ``[z_x | z_t]`` pairs."""
-    ica = CoupledLatentICA(
+    ica = sklcm.CoupledLatentICA(
         n_components=n_latents, split=encoder.n_components, random_state=seed
     )
     ica.fit(_encode_both(encoder, sampler, fit[0]))

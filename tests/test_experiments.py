@@ -1,0 +1,173 @@
+"""Tests of sklcm.experiments (the engine behind ``sklcm reproduce``)."""
+
+import ast
+import csv
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from sklcm.experiments import (
+    GROUPS,
+    PRESETS,
+    SETTINGS,
+    format_table,
+    reproduce,
+    run_setting,
+    save_runs,
+    select_settings,
+    summarize,
+)
+
+torch.set_num_threads(1)
+PACKAGE = Path(__file__).resolve().parents[1] / "sklcm"
+
+
+def test_settings_cover_the_issue_rows():
+    names = [s.name for s in SETTINGS]
+    assert len(set(names)) == len(names)
+    assert {s.group for s in SETTINGS} == set(GROUPS)
+    by_name = {s.name: s for s in SETTINGS}
+    assert by_name["sphere-vmf"].paper == "99.5 ± 0.1"
+    assert by_name["box-laplace"].paper == "99.1 ± 0.1"
+    assert [s.name for s in select_settings(["violation"])] == [
+        "sphere-laplace",
+        "sphere-normal",
+        "real-normal",
+        "box-gennorm",
+        "real-laplace",
+    ]
+    assert by_name["ica-laplace"].ica and by_name["ica-laplace"].metric == "mcc"
+    assert PRESETS["quick"].n_latents == 10
+
+
+def test_select_settings_order_and_errors():
+    picked = select_settings(["tau-1", "theorem", "sphere-vmf"])
+    assert [s.name for s in picked] == ["sphere-vmf", "box-laplace", "tau-1"]
+    assert len(select_settings(["all"])) == len(SETTINGS)
+    with pytest.raises(ValueError, match="unknown setting.*'bogus'.*'all'"):
+        select_settings(["bogus"])
+
+
+def _events():
+    events = []
+    return events, lambda event, **info: events.append((event, info))
+
+
+def test_run_setting_is_reproducible_and_reports_progress():
+    events, progress = _events()
+    first = run_setting("ica-laplace", seed=3, preset="smoke", progress=progress)
+    again = run_setting("ica-laplace", seed=3, preset="smoke")
+    assert first["score"] == again["score"] == first["mcc_ica"]
+    assert first["baseline"] == again["baseline"]
+    assert [e for e, _ in events] == ["start", "train", "train", "done"]
+    assert events[-2][1]["step"] == 10 and events[-1][1]["setting"] == "ica-laplace"
+    assert first["seed"] == 3 and first["pairs_seen"] == 10 * 64
+    assert first["latent_space"] == "real" and first["marginal"] == "laplace"
+
+
+@pytest.mark.parametrize(
+    "name, key, expected",
+    [
+        ("unequal-dims", "n_features", [5, 9]),
+        ("wide-encoder", "n_components", 5),
+        ("specific-5", "n_specific", [5, 5]),
+        ("tau-0.1", "temperature", 0.1),
+        ("kappa-50", "concentration", 50.0),
+    ],
+)
+def test_run_setting_applies_row_parameters(name, key, expected):
+    result = run_setting(name, preset="smoke", return_latents=True)
+    assert result[key] == expected
+    assert result["z_true"].shape == (PRESETS["smoke"].n_test, 3)
+    assert math.isnan(result["mcc_ica"]) and result["score"] == result["r2"]
+
+
+def test_reproduce_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="n_seeds must be >= 1"):
+        reproduce("smoke", ["sphere-vmf"], n_seeds=0)
+    with pytest.raises(ValueError, match="unknown preset 'huge'"):
+        run_setting("sphere-vmf", preset="huge")
+
+
+RUN = {
+    "setting": "a",
+    "process": "p",
+    "model": "m",
+    "metric": "mcc",
+    "seed": 0,
+    "score": 0.99,
+    "r2": 0.9,
+    "mcc": 0.8,
+    "mcc_ica": 0.99,
+    "paper": None,
+    "baseline": 0.6,
+    "baseline_name": "MCC ICA(x)",
+    "time": 2.0,
+    "n_specific": [0, 0],
+}
+
+
+def test_summarize_and_format_table_align_columns():
+    rows = summarize(
+        [
+            RUN,
+            {**RUN, "seed": 1, "score": 0.97, "mcc": 0.6},
+            {**RUN, "setting": "bb", "mcc_ica": math.nan},
+        ]
+    )
+    assert rows[0]["ours"] == "98.00 ± 1.41" and rows[0]["no ICA"] == "70.00 ± 14.14"
+    assert rows[1]["ours"] == "99.00" and rows[1]["no ICA"] == ""
+    assert rows[0]["paper"] == "—" and rows[0]["seeds"] == "2"
+    lines = format_table(rows).splitlines()
+    assert len(lines) == 4 and lines[0].split()[:2] == ["setting", "process"]
+    start = lines[0].index("ours")
+    assert lines[2][start:].startswith("98.00") and lines[3][start:].startswith("99.00")
+
+
+def test_save_runs_writes_csv_and_json(tmp_path):
+    paths = save_runs(
+        [RUN, {**RUN, "mcc_ica": math.nan}], tmp_path, meta={"wall_time_s": 1.5}
+    )
+    assert [p.name for p in paths] == ["runs.csv", "runs.json"]
+    with open(paths[0], encoding="utf-8") as f:
+        assert [r["seed"] for r in csv.DictReader(f)] == ["0", "0"]
+    payload = json.loads(paths[1].read_text(encoding="utf-8"))
+    assert payload["wall_time_s"] == 1.5 and payload["runs"][1]["mcc_ica"] is None
+    assert payload["summary"][0]["setting"] == "a"
+
+
+def _sklcm_imports(path):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            yield node.module, [a.name for a in node.names]
+        elif isinstance(node, ast.Import):
+            yield from ((a.name, []) for a in node.names)
+
+
+def test_experiments_use_only_the_public_api():
+    for path in (PACKAGE / "experiments").glob("*.py"):
+        for module, names in _sklcm_imports(path):
+            if module.split(".")[0] == "sklcm":
+                assert not any(p.startswith("_") for p in module.split(".")), path
+                assert not any(n.startswith("_") for n in names), path
+
+
+def test_library_does_not_import_experiments():
+    for path in PACKAGE.rglob("*.py"):
+        if "experiments" in path.parts or path.name in ("_cli.py", "__main__.py"):
+            continue
+        for module, _ in _sklcm_imports(path):
+            assert "experiments" not in module, path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name, threshold", [("sphere-vmf", 0.99), ("box-laplace", 0.98)]
+)
+def test_quick_preset_theorem_rows_reach_thresholds(name, threshold):
+    result = run_setting(name, seed=0, preset="quick")
+    assert result["score"] >= threshold, result
