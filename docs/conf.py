@@ -10,10 +10,14 @@ when ``SKLCM_DOCS_ONLINE=1``, and MathJax is served from the build when the
 import importlib.util
 import os
 import re
+import sys
 import warnings
 from datetime import date
 
 import sklcm
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(_HERE, "sphinxext"))
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -41,10 +45,11 @@ templates_path = ["_templates"]
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "**.ipynb_checkpoints"]
 root_doc = "index"
 default_role = "literal"  # `x` in docstrings renders as code, never warns
+toc_object_entries_show_parents = "hide"  # "fit()", not "Class.fit()", in page TOCs
 
 # -- autodoc / autosummary / numpydoc ---------------------------------------
 autosummary_generate = True
-autodoc_default_options = {"members": False, "inherited-members": False}
+autodoc_default_options = {"inherited-members": False}
 autodoc_typehints = "none"
 # The class template lists the members itself; numpydoc's own member tables
 # would repeat them and pull in inherited scikit-learn / torch methods.
@@ -78,7 +83,7 @@ _FAST_EXAMPLES = [
 ]
 _gallery_mode = os.environ.get("SKLCM_DOCS_GALLERY", "all")
 if _gallery_mode == "fast":
-    _filename_pattern = "/(" + "|".join(f.replace(".", r"\.") for f in _FAST_EXAMPLES) + ")$"
+    _filename_pattern = "/(" + "|".join(map(re.escape, _FAST_EXAMPLES)) + ")$"
 else:
     _filename_pattern = "/plot_"
 
@@ -90,7 +95,7 @@ sphinx_gallery_conf = {
     "doc_module": ("sklcm",),
     "reference_url": {"sklcm": None},
     "backreferences_dir": "generated/backreferences",
-    "within_subsection_order": "FileNameSortKey",
+    "within_subsection_order": "gallery_order.ExampleOrder",
     "download_all_examples": False,
     "show_memory": False,
     "remove_config_comments": True,
@@ -108,7 +113,8 @@ warnings.filterwarnings(
 # -- HTML --------------------------------------------------------------------
 html_theme = "pydata_sphinx_theme"
 html_title = f"sklcm {release}"
-html_static_path = []
+html_static_path = ["_static"]
+html_css_files = ["sklcm.css"]
 html_show_sourcelink = False
 html_theme_options = {
     "navbar_align": "left",
@@ -130,16 +136,22 @@ rst_epilog = r"""
 # A bare ``name_`` in reST is a link to a target called "name". Docstrings
 # write fitted-attribute names inside shapes, e.g. "ndarray of shape
 # (n_features_in_,)"; render those names as code instead of failing -W.
-_SHAPE = re.compile(r"shape \(([^()]*)\)")
+_PARENS = re.compile(r"\(([^()]*)\)")
 _BARE_TRAILING_UNDERSCORE = re.compile(r"(?<![`\w])([A-Za-z]\w*_)(?![`\w])")
 
 
+def _quote_in_parens(match):
+    return "(" + _BARE_TRAILING_UNDERSCORE.sub(r"``\1``", match.group(1)) + ")"
+
+
 def _quote_attribute_names(app, what, name, obj, options, lines):
+    in_type_line = False
     for i, line in enumerate(lines):
-        lines[i] = _SHAPE.sub(
-            lambda m: "shape (" + _BARE_TRAILING_UNDERSCORE.sub(r"``\1``", m.group(1)) + ")",
-            line,
-        )
+        start = line.find("of shape (")
+        if start >= 0 or in_type_line:  # also a "\"-continued type line
+            start = max(start, 0)
+            lines[i] = line[:start] + _PARENS.sub(_quote_in_parens, line[start:])
+        in_type_line = (start >= 0 or in_type_line) and line.rstrip().endswith("\\")
 
 
 def setup(app):

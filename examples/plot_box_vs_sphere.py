@@ -14,8 +14,6 @@ Here both encoders are trained on data from both settings, and scored with
 both metrics on fresh pairs.
 """
 
-# License: BSD 3 clause
-
 # %%
 import numpy as np
 

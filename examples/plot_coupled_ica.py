@@ -1,7 +1,7 @@
 """
-==================================
+==============================
 Coupled ICA on both modalities
-==================================
+==============================
 
 A sphere encoder returns the latents up to a rotation. When the latents
 have independent, non-Gaussian components, linear ICA undoes the rotation.
@@ -10,8 +10,6 @@ fits **one** unmixing on the representations of both modalities, and returns
 components that are aligned across modalities: column ``j`` of ``s_x`` and
 of ``s_t`` are the same latent.
 """
-
-# License: BSD 3 clause
 
 # %%
 # Independent latents in a box
@@ -55,11 +53,12 @@ S = pipe.transform(X_test)  # ICA output [s_x | s_t]
 from sklcm.metrics import linear_r2_score, mean_corr_coef
 
 z_t_test = info_test.z_t
-print("x representation: R² %.3f" % linear_r2_score(z_test, Z[:, :3], random_state=0))
-print("MCC before ICA:   x %.3f  t %.3f" % (
-    mean_corr_coef(z_test, Z[:, :3]), mean_corr_coef(z_t_test, Z[:, 3:])))
-print("MCC after ICA:    x %.3f  t %.3f" % (
-    mean_corr_coef(z_test, S[:, :3]), mean_corr_coef(z_t_test, S[:, 3:])))
+r2_x = linear_r2_score(z_test, Z[:, :3], random_state=0)
+print(f"x representation: R² {r2_x:.3f}")
+for name, A in [("before ICA", Z), ("after ICA", S)]:
+    mcc_x = mean_corr_coef(z_test, A[:, :3])
+    mcc_t = mean_corr_coef(z_t_test, A[:, 3:])
+    print(f"MCC {name}:  x {mcc_x:.3f}  t {mcc_t:.3f}")
 
 # %%
 # The ICA leaves R² unchanged (it is an invertible linear map) and raises

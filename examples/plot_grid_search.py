@@ -1,7 +1,7 @@
 """
-====================================================
+============================================
 Model selection with identifiability scorers
-====================================================
+============================================
 
 Put a :class:`~sklcm.MultimodalContrastiveEncoder` in a
 :class:`~sklearn.pipeline.Pipeline` and tune it with
@@ -10,8 +10,6 @@ latents are known: pass them as ``y`` and score each candidate with
 :data:`~sklcm.metrics.r2_scorer` and :data:`~sklcm.metrics.mcc_scorer` on the
 held-out fold.
 """
-
-# License: BSD 3 clause
 
 # %%
 # Data

@@ -1,15 +1,13 @@
 """
-=====================================================
+======================================================
 Plotting recovered latents with IdentifiabilityDisplay
-=====================================================
+======================================================
 
 :class:`~sklcm.metrics.IdentifiabilityDisplay` shows, for each true latent,
 a scatter against the learned component matched to it, and a heat map of the
 absolute correlation between all true and learned components. A perfect
 component-wise recovery gives straight lines and one bright cell per row.
 """
-
-# License: BSD 3 clause
 
 # %%
 # A box encoder: component-wise recovery

@@ -1,7 +1,7 @@
 """
-============================================
+====================================
 Disentangling precomputed embeddings
-============================================
+====================================
 
 The paper applies ICA, or PCA followed by ICA, to features of a pretrained
 CLIP model. This example follows that recipe on embeddings read from a
@@ -15,8 +15,6 @@ on the raw features: the row-wise L2 normalisation that CLIP applies before
 computing similarities is a nonlinear map, and with heavy-tailed factors it
 noticeably harms the ICA.
 """
-
-# License: BSD 3 clause
 
 # %%
 # CLIP-like embeddings, saved and loaded back
@@ -66,8 +64,10 @@ from sklcm.metrics import mean_corr_coef
 pca = PCA(n_components=n_factors).fit(embeddings)
 ica = CoupledLatentICA(pca_components=n_factors, random_state=0).fit(embeddings)
 
-print("MCC PCA only:  %.3f" % mean_corr_coef(factors, pca.transform(embeddings)))
-print("MCC PCA + ICA: %.3f" % mean_corr_coef(factors, ica.transform(embeddings)))
+mcc_pca = mean_corr_coef(factors, pca.transform(embeddings))
+mcc_ica = mean_corr_coef(factors, ica.transform(embeddings))
+print(f"MCC PCA only:  {mcc_pca:.3f}")
+print(f"MCC PCA + ICA: {mcc_ica:.3f}")
 print("ICA iterations:", ica.n_iter_)
 
 # %%

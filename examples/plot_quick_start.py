@@ -8,8 +8,6 @@ hypersphere setting of the latent partial causal model, and check on fresh
 pairs that it recovers the coupled latents up to a linear map.
 """
 
-# License: BSD 3 clause
-
 # %%
 # Paired data with known latents
 # ------------------------------
