@@ -16,11 +16,12 @@ import statistics
 import time
 
 import torch
-from _timeline import R2Timeline, first_time_reaching, print_timelines, probe_of
 
 from sklcm import MultimodalContrastiveEncoder
 from sklcm.datasets import LatentPartialCausalSampler
 from sklcm.nn import SymmetricInfoNCE, TwoTowerMLP
+
+from _timeline import R2Timeline, first_time_reaching, print_timelines, probe_of
 
 torch.set_num_threads(1)
 RECIPE = dict(

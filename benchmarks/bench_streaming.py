@@ -15,10 +15,11 @@ import argparse
 import time
 
 import torch
-from _timeline import R2Timeline, first_time_reaching, print_timelines, probe_of
 
 from sklcm import MultimodalContrastiveEncoder
 from sklcm.datasets import LatentPartialCausalSampler
+
+from _timeline import R2Timeline, first_time_reaching, print_timelines, probe_of
 
 torch.set_num_threads(1)
 RECIPE = dict(
