@@ -10,10 +10,12 @@ from sklcm.metrics import linear_r2_score
 
 
 class R2Timeline(Callback):
-    """Score held-out R² at wall-clock checkpoints; stop at the budget.
+    """Score held-out R² at step checkpoints, with the wall time; stop at the last.
 
-    Evaluation time is excluded from the clock. Raising KeyboardInterrupt is
-    how skorch callbacks end training early (fit / partial_fit catch it).
+    Checkpoints count optimiser steps, so the learning-rate schedule (also in
+    steps) ends where the run ends whatever the machine load. Evaluation time
+    is excluded from the clock. Raising KeyboardInterrupt is how skorch
+    callbacks end training early (fit / partial_fit catch it).
     """
 
     def __init__(self, X_test, z_test, split, checkpoints):
@@ -35,7 +37,7 @@ class R2Timeline(Callback):
             self.t0_ = time.perf_counter()
         self.steps_ += 1
         due = len(self.records_) < len(self.checkpoints) and (
-            self.elapsed() >= self.checkpoints[len(self.records_)]
+            self.steps_ >= self.checkpoints[len(self.records_)]
         )
         if due:
             self._record(net)
@@ -64,18 +66,16 @@ def probe_of(encoder):
 def print_timelines(named_records):
     """Print R² rows side by side: one column per run, one row per checkpoint."""
     names = list(named_records)
-    print(f"{'time (s)':>9} " + " ".join(f"{n:>24}" for n in names))
+    print(f"{'steps':>7} " + " ".join(f"{n:>22}" for n in names))
     for i in range(max(len(r) for r in named_records.values())):
         cells = []
         for n in names:
             recs = named_records[n]
             cells.append(
-                f"{recs[i][2]:>13.4f} @{recs[i][1]:>7d} st"
-                if i < len(recs)
-                else " " * 24
+                f"R² {recs[i][2]:.4f} @{recs[i][0]:>6.0f} s" if i < len(recs) else ""
             )
-        t = next(recs[i][0] for recs in named_records.values() if i < len(recs))
-        print(f"{t:>9.0f} " + " ".join(cells))
+        steps = next(recs[i][1] for recs in named_records.values() if i < len(recs))
+        print(f"{steps:>7d} " + " ".join(f"{c:>22}" for c in cells))
 
 
 def first_time_reaching(records, threshold):
