@@ -44,6 +44,13 @@ class Setting:
         report the MCC after it.
     paper : str, default=None
         Published number (%), or None when the paper has no such row.
+
+    Examples
+    --------
+    >>> from sklcm.experiments import SETTINGS
+    >>> row = SETTINGS[0]
+    >>> row.name, row.metric, row.model, row.paper
+    ('sphere-vmf', 'r2', 'sphere enc.', '99.5 ± 0.1')
     """
 
     name: str
@@ -218,6 +225,16 @@ class Preset:
         Held-out pairs on which the metrics are computed.
     n_baseline : int
         Fresh pairs used to fit the linear baselines and the ICA.
+
+    Examples
+    --------
+    >>> from dataclasses import replace
+    >>> from sklcm.experiments import PRESETS
+    >>> quick = PRESETS["quick"]
+    >>> quick.n_latents, quick.batch_size
+    (10, 256)
+    >>> replace(quick, name="short", other_steps=1000).other_steps
+    1000
     """
 
     name: str

@@ -140,6 +140,15 @@ def save_runs(runs, out, *, meta=None):
     -------
     paths : list of Path
         The files written.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from sklcm.experiments import run_setting, save_runs
+    >>> runs = [run_setting("sphere-vmf", preset="smoke")]
+    >>> with tempfile.TemporaryDirectory() as out:
+    ...     [p.name for p in save_runs(runs, out)]
+    ['runs.csv', 'runs.json']
     """
     out = Path(out)
     records = [
@@ -170,6 +179,15 @@ def save_figures(runs, out):
     -------
     paths : list of Path
         The files written.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from sklcm.experiments import run_setting, save_figures
+    >>> runs = [run_setting("box-laplace", preset="smoke", return_latents=True)]
+    >>> with tempfile.TemporaryDirectory() as out:
+    ...     [p.name for p in save_figures(runs, out)]
+    ['box-laplace.png']
     """
     import matplotlib
 

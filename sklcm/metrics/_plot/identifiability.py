@@ -19,6 +19,13 @@ def _import_pyplot():
     return plt
 
 
+def _integer_locator(size):
+    """Tick every component index, or every few when there are many."""
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(nbins=min(size, 10), integer=True)
+
+
 class IdentifiabilityDisplay:
     """Visualise how well a representation recovers known latents.
 
@@ -131,7 +138,7 @@ class IdentifiabilityDisplay:
             At most this many evenly spaced samples are scattered.
         annotate : bool or "auto", default="auto"
             Write the values in the heat map cells; "auto" does so when the
-            map has at most 100 cells.
+            map has at most 36 cells (6 x 6).
         scatter_kwargs : dict, default=None
             Passed to :meth:`matplotlib.axes.Axes.scatter`.
         imshow_kwargs : dict, default=None
@@ -212,9 +219,11 @@ class IdentifiabilityDisplay:
             else (f"|corr|, {self.score_name} = {self.score:.3f}")
         )
         ax.set(xlabel="recovered component", ylabel="true component", title=title)
+        for axis, size in ((ax.xaxis, corr.shape[1]), (ax.yaxis, corr.shape[0])):
+            axis.set_major_locator(_integer_locator(size))
         self.text_ = None
         if annotate == "auto":
-            annotate = corr.size <= 100
+            annotate = corr.size <= 36
         if annotate:
             self.text_ = np.empty(corr.shape, dtype=object)
             for (i, j), value in np.ndenumerate(corr):
