@@ -24,6 +24,7 @@ COLUMNS = [
     "paper",
     "no ICA",
     "baseline",
+    "steps",
     "seeds",
     "time",
 ]

@@ -20,6 +20,7 @@ _COLUMNS = (
     "paper",
     "no ICA",
     "baseline",
+    "steps",
     "seeds",
     "time",
 )
@@ -47,7 +48,7 @@ def summarize(runs):
         One dict per setting (first-seen order) with the string columns of
         the table: ``setting``, ``process``, ``model``, ``metric``, ``ours``,
         ``paper``, ``no ICA`` (MCC before ICA on ICA rows), ``baseline``,
-        ``seeds`` and ``time`` (mean seconds per seed), plus ``score_mean``
+        ``steps``, ``seeds`` and ``time`` (mean seconds per seed), plus ``score_mean``
         (a float in [0, 1] for thresholds).
 
     Examples
@@ -79,6 +80,7 @@ def _summarize_setting(group):
         "no ICA": _mean_std([r["mcc"] for r in group]) if has_ica else "",
         "baseline": f"{_mean_std([r['baseline'] for r in group])} "
         f"({first['baseline_name']})",
+        "steps": str(first.get("steps", "")),
         "seeds": str(len(group)),
         "time": f"{np.mean([r['time'] for r in group]):.0f} s",
         "score_mean": float(np.mean([r["score"] for r in group])),

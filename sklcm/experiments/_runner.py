@@ -23,6 +23,14 @@ def _resolve_preset(preset):
     return PRESETS[preset]
 
 
+def _steps(setting, preset):
+    """Schedule length of a row: its group's budget times the row's factor."""
+    steps = {"theorem": preset.theorem_steps, "extra": preset.other_steps}.get(
+        setting.group, preset.violation_steps
+    )
+    return int(round(steps * setting.budget))
+
+
 def _make_sampler(setting, n_latents, seed):
     """The setting's generative model, its mixing functions seeded by ``seed``."""
     data = dict(setting.data)
@@ -194,8 +202,7 @@ def run_setting(
 
     report("start")
     n = preset.n_latents
-    steps = preset.theorem_steps if setting.group == "theorem" else preset.other_steps
-    steps = int(round(steps * setting.budget))
+    steps = _steps(setting, preset)
     sampler = _make_sampler(setting, n, seed)
     test = sampler.sample(preset.n_test, np.random.default_rng([seed, 1]))
     fit = sampler.sample(preset.n_baseline, np.random.default_rng([seed, 2]))
