@@ -190,7 +190,7 @@ def _reproduce(args):
     print(f"{table}\n\n{footer}")
     (out / "table.txt").write_text(f"{table}\n\n{footer}\n", encoding="utf-8")
     meta = {
-        "command": "sklcm reproduce " + " ".join(args.argv),
+        "command": "sklcm " + " ".join(args.argv),
         "preset": preset.name,
         "n_seeds": n_seeds,
         "wall_time_s": wall,
