@@ -76,10 +76,12 @@ class MultimodalContrastiveEncoder(
     p : float, default=1.0
         Order of the norm of the box similarity. Ignored on the sphere.
 
-    temperature : float, default=0.2
+    temperature : float or "auto", default="auto"
         Softmax temperature :math:`\tau` of the InfoNCE loss (its initial value
-        when ``learn_temperature=True``). 0.2 reached R² ≥ 0.99 on the
-        theorem's hypersphere setting where 0.1 and 1.0 plateaued lower.
+        when ``learn_temperature=True``). ``"auto"`` is 0.2 on the sphere and
+        0.5 on the box: on the theorems' settings (n_latents=10) the sphere
+        reached R² ≥ 0.99 at 0.2 where 0.1 and 1.0 plateaued lower, and the
+        box reached MCC 0.968 at 0.5 against 0.894 at 0.2 (24k steps).
 
     learn_temperature : bool, default=False
         Whether to train :math:`\log\tau` jointly with the towers.
@@ -211,7 +213,10 @@ class MultimodalContrastiveEncoder(
         "split": [Interval(Integral, 1, None, closed="left"), None],
         "latent_space": [StrOptions({"sphere", "box"})],
         "p": [Interval(Real, 1, None, closed="left")],
-        "temperature": [Interval(Real, 0, None, closed="neither")],
+        "temperature": [
+            Interval(Real, 0, None, closed="neither"),
+            StrOptions({"auto"}),
+        ],
         "learn_temperature": ["boolean"],
         "hidden_layer_sizes": ["array-like"],
         "activation": [
@@ -240,7 +245,7 @@ class MultimodalContrastiveEncoder(
         split=None,
         latent_space="sphere",
         p=1.0,
-        temperature=0.2,
+        temperature="auto",
         learn_temperature=False,
         hidden_layer_sizes=(256, 256, 256),
         activation="leaky_relu",
@@ -388,7 +393,7 @@ class MultimodalContrastiveEncoder(
         callbacks = self._callbacks(total_steps)
         seed = int(check_random_state(self.random_state).randint(2**31 - 1))
         criterion = SymmetricInfoNCE(
-            self.temperature,
+            self._temperature(),
             self.learn_temperature,
             similarity="cosine" if self.latent_space == "sphere" else "lp",
             p=self.p,
@@ -422,6 +427,11 @@ class MultimodalContrastiveEncoder(
         self.device_, self.batch_size_ = device, batch_size
         self.net_, self.history_ = net, net.history
         self.n_steps_ = 0
+
+    def _temperature(self):
+        if self.temperature != "auto":
+            return self.temperature
+        return 0.2 if self.latent_space == "sphere" else 0.5
 
     def _hidden_layer_sizes(self):
         sizes = np.atleast_1d(np.asarray(self.hidden_layer_sizes))

@@ -56,9 +56,12 @@ def test_transform_output_modes(data, output, width):
 
 def test_sphere_outputs_unit_norm_and_box_outputs_bounded(data):
     X, _, split = data
-    Z = _enc(split).fit_transform(X)
+    sphere = _enc(split).fit(X)
+    Z = sphere.transform(X)
     np.testing.assert_allclose(np.linalg.norm(Z, axis=1), 1.0, rtol=1e-5)
     enc = _enc(split, latent_space="box").fit(X)
+    # temperature="auto" resolves per geometry
+    assert (sphere.temperature_, enc.temperature_) == pytest.approx((0.2, 0.5))
     Zb = enc.transform(X)
     bound = enc.net_.module_.tower_x.head.log_bound.exp().detach().numpy()
     assert np.all(Zb >= 0) and np.all(Zb <= bound + 1e-6)
