@@ -14,7 +14,7 @@ torch.set_num_threads(1)
 pytest.importorskip("matplotlib")
 
 SMOKE = ["reproduce", "--preset", "smoke"]
-ROWS = ["sphere-vmf", "box-laplace", "ica-laplace"]
+ROWS = ["sphere-vmf", "box-laplace", "ica-uniform"]
 COLUMNS = [
     "setting",
     "process",

@@ -39,7 +39,7 @@ def test_settings_cover_the_issue_rows():
         "box-gennorm",
         "real-laplace",
     ]
-    assert by_name["ica-laplace"].ica and by_name["ica-laplace"].metric == "mcc"
+    assert by_name["ica-uniform"].ica and by_name["ica-uniform"].group == "corollary"
     assert PRESETS["quick"].n_latents == 10
 
 

@@ -25,9 +25,12 @@ def _resolve_preset(preset):
 
 def _steps(setting, preset):
     """Schedule length of a row: its group's budget times the row's factor."""
-    steps = {"theorem": preset.theorem_steps, "extra": preset.other_steps}.get(
-        setting.group, preset.violation_steps
-    )
+    steps = {
+        "theorem": preset.theorem_steps,
+        "violation": preset.violation_steps,
+        "corollary": preset.corollary_steps,
+        "extra": preset.other_steps,
+    }[setting.group]
     return int(round(steps * setting.budget))
 
 
