@@ -35,12 +35,7 @@ IGNORED_EVERYWHERE = {
 IGNORED_FOR_METHODS = {"EX01"}
 # Known gaps, each to be fixed in its own module; strict, so that a fix makes
 # the test fail until the entry is removed here.
-KNOWN_FAILURES = {
-    "sklcm.experiments._presets.Preset": "no Examples section yet",
-    "sklcm.experiments._presets.Setting": "no Examples section yet",
-    "sklcm.experiments._report.save_figures": "no Examples section yet",
-    "sklcm.experiments._report.save_runs": "no Examples section yet",
-}
+KNOWN_FAILURES: dict[str, str] = {}
 
 
 def _public_names(module_name):
