@@ -125,35 +125,3 @@ html_theme_options = {
     "footer_end": ["sphinx-version"],
 }
 html_sidebars = {"index": [], "install": []}
-
-# -- docstring hygiene -------------------------------------------------------
-# sklcm docstrings write "|corr|" for an absolute correlation; in reST that is
-# a substitution reference, so define it to render as written.
-rst_epilog = r"""
-.. |corr| replace:: \|corr\|
-"""
-
-# A bare ``name_`` in reST is a link to a target called "name". Docstrings
-# write fitted-attribute names inside shapes, e.g. "ndarray of shape
-# (n_features_in_,)"; render those names as code instead of failing -W.
-_PARENS = re.compile(r"\(([^()]*)\)")
-_BARE_TRAILING_UNDERSCORE = re.compile(r"(?<![`\w])([A-Za-z]\w*_)(?![`\w])")
-
-
-def _quote_in_parens(match):
-    return "(" + _BARE_TRAILING_UNDERSCORE.sub(r"``\1``", match.group(1)) + ")"
-
-
-def _quote_attribute_names(app, what, name, obj, options, lines):
-    in_type_line = False
-    for i, line in enumerate(lines):
-        start = line.find("of shape (")
-        if start >= 0 or in_type_line:  # also a "\"-continued type line
-            start = max(start, 0)
-            lines[i] = line[:start] + _PARENS.sub(_quote_in_parens, line[start:])
-        in_type_line = (start >= 0 or in_type_line) and line.rstrip().endswith("\\")
-
-
-def setup(app):
-    # runs before numpydoc (priority 500) turns the sections into reST
-    app.connect("autodoc-process-docstring", _quote_attribute_names, priority=400)

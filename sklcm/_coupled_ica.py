@@ -269,7 +269,7 @@ class CoupledLatentICA(
     mixing_ : ndarray of shape (n_features_per_modality, n_components)
         Pseudo-inverse of ``components_``: the estimated mixing matrix.
 
-    mean_ : ndarray of shape (n_features_in_,)
+    mean_ : ndarray of shape (`n_features_in_`,)
         Mean of each input column; in coupled mode each modality is centered
         by its own mean.
 
@@ -476,8 +476,8 @@ class CoupledLatentICA(
 
         Returns
         -------
-        S : ndarray of shape (n_samples, n_components_) or \
-                (n_samples, 2 * n_components_)
+        S : ndarray of shape (n_samples, `n_components_`) or \
+                (n_samples, 2 * `n_components_`)
             Estimated sources; ``[s_x | s_t]`` in coupled mode.
         """
         return self._fit(X)
@@ -492,8 +492,8 @@ class CoupledLatentICA(
 
         Returns
         -------
-        S : ndarray of shape (n_samples, n_components_) or \
-                (n_samples, 2 * n_components_)
+        S : ndarray of shape (n_samples, `n_components_`) or \
+                (n_samples, 2 * `n_components_`)
             Estimated sources; ``[s_x | s_t]`` in coupled mode.
         """
         check_is_fitted(self)
@@ -509,13 +509,13 @@ class CoupledLatentICA(
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_components_) or \
-                (n_samples, 2 * n_components_)
+        X : array-like of shape (n_samples, `n_components_`) or \
+                (n_samples, 2 * `n_components_`)
             Sources, ``[s_x | s_t]`` in coupled mode.
 
         Returns
         -------
-        X_original : ndarray of shape (n_samples, n_features_in_)
+        X_original : ndarray of shape (n_samples, `n_features_in_`)
             Reconstruction; exact when no dimension was dropped.
         """
         check_is_fitted(self)

@@ -67,7 +67,7 @@ class IdentifiabilityDisplay:
     scatter_ : list of matplotlib PathCollection
         One scatter artist per matched pair.
     im_ : matplotlib AxesImage
-        The |corr| heat map.
+        The heat map of absolute correlations.
     text_ : ndarray of matplotlib Text or None
         Value annotations of the heat map, or None when not annotated.
     figure_ : matplotlib Figure
@@ -121,7 +121,7 @@ class IdentifiabilityDisplay:
         scatter_kwargs=None,
         imshow_kwargs=None,
     ):
-        """Draw the matched-pair scatters and the |corr| heat map.
+        """Draw the matched-pair scatters and the absolute-correlation heat map.
 
         Parameters
         ----------
