@@ -324,10 +324,11 @@ class CoupledLatentICA(
 
     References
     ----------
-    .. [1] Y. Liu, Z. Zhang, D. Gong, B. Huang, M. Gong, A. van den Hengel,
-       K. Zhang and J. Q. Shi. "Revealing Multimodal Contrastive
-       Representation Learning through Latent Partial Causal Models",
-       arXiv:2402.06223, 2024.
+    .. [1] Y. Liu, Z. Zhang, D. Gong, E. Gao, B. Huang, M. Gong, A. van den
+       Hengel, K. Zhang and J. Q. Shi, "Beyond DAGs: A Latent Partial Causal
+       Model for Multimodal Learning", arXiv:2402.06223 (v1: "Revealing
+       Multimodal Contrastive Representation Learning through Latent Partial
+       Causal Models").
     .. [2] A. Hyvarinen and E. Oja. "Independent Component Analysis:
        Algorithms and Applications", Neural Networks, 13(4-5), 411-430, 2000.
 

@@ -192,8 +192,11 @@ class MultimodalContrastiveEncoder(
 
     References
     ----------
-    .. [1] Y. Liu et al., "Revealing Multimodal Contrastive Representation
-       Learning through Latent Partial Causal Models", arXiv:2402.06223.
+    .. [1] Y. Liu, Z. Zhang, D. Gong, E. Gao, B. Huang, M. Gong, A. van den
+       Hengel, K. Zhang and J. Q. Shi, "Beyond DAGs: A Latent Partial Causal
+       Model for Multimodal Learning", arXiv:2402.06223 (v1: "Revealing
+       Multimodal Contrastive Representation Learning through Latent Partial
+       Causal Models").
 
     Examples
     --------

@@ -464,9 +464,11 @@ def make_latent_partial_causal(
 
     References
     ----------
-    .. [1] Y. Liu, D. Gong, E. Gao, Z. Zhang, B. Huang, M. Gong, A. van den
-       Hengel, J. Q. Shi, "Revealing Multimodal Contrastive Representation
-       Learning through Latent Partial Causal Models", arXiv:2402.06223, 2024.
+    .. [1] Y. Liu, Z. Zhang, D. Gong, E. Gao, B. Huang, M. Gong, A. van den
+       Hengel, K. Zhang and J. Q. Shi, "Beyond DAGs: A Latent Partial Causal
+       Model for Multimodal Learning", arXiv:2402.06223 (v1: "Revealing
+       Multimodal Contrastive Representation Learning through Latent Partial
+       Causal Models").
     .. [2] A. T. A. Wood, "Simulation of the von Mises Fisher distribution",
        Communications in Statistics - Simulation and Computation, 23(1),
        157-164, 1994.
