@@ -641,6 +641,6 @@ class MultimodalContrastiveEncoder(
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.non_deterministic = False
-        tags.input_tags.allow_nan = False
+        # training runs in float32; transform returns the input's float dtype
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
