@@ -8,20 +8,16 @@ from numbers import Integral, Real
 
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import (
-    Hidden,
     Interval,
     InvalidParameterError,
-    Options,
     StrOptions,
     validate_params,
 )
 
 __all__ = [
-    "Hidden",
     "Integral",
     "Interval",
     "InvalidParameterError",
-    "Options",
     "Real",
     "StrOptions",
     "_fit_context",
