@@ -128,6 +128,29 @@ def test_sampler_streams_from_a_generator():
     np.testing.assert_array_equal(first, again)
 
 
+def test_one_seed_for_mixing_and_samples_gives_independent_streams():
+    """Item 6: seeding the sampler and sample() with one int must not reuse bits.
+
+    The first weight matrix of the x mixing is a column-normalised block of
+    U(-1, 1) draws; box-uniform latents are U(-1, 1) draws too. Had both come
+    from one stream, some block of the latents would equal that matrix.
+    """
+    d, n_blocks = 2, 200
+    sampler = LatentPartialCausalSampler(d, latent_space="box", random_state=0)
+    _, z = sampler.sample(n_blocks * d, random_state=0)
+    blocks = z.reshape(n_blocks, d, d)
+    blocks = blocks / np.linalg.norm(blocks, axis=1, keepdims=True)
+    weight = sampler.mixing_x.weights_[0]
+    assert not np.any(np.all(np.isclose(blocks, weight), axis=(1, 2)))
+    # the same seeds stay reproducible, and a Generator still streams as is
+    np.testing.assert_array_equal(z, sampler.sample(n_blocks * d, random_state=0)[1])
+    same = LatentPartialCausalSampler(d, latent_space="box", random_state=0)
+    np.testing.assert_array_equal(same.mixing_x.weights_[0], weight)
+    chunks = list(sampler.stream(n_blocks * d, n_chunks=2, random_state=0))
+    np.testing.assert_array_equal(chunks[0][1], z)
+    assert not np.allclose(chunks[1][1], z)
+
+
 def test_sampler_pickles():
     sampler = LatentPartialCausalSampler(
         4, latent_space="box", n_specific=1, n_features=(6, 7), random_state=0

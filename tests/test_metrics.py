@@ -244,6 +244,20 @@ def test_linear_r2_score_random_state_determinism():
     assert linear_r2_score(z, z_pred, random_state=4) != first
 
 
+@pytest.mark.parametrize("func", [linear_r2_score, block_r2_score])
+def test_split_metrics_are_deterministic_by_default(func):
+    """Like scikit-learn metrics: same inputs, same score, global RNG untouched."""
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(100, 2))
+    z_pred = z + rng.normal(size=(100, 2))
+    np.random.seed(0)
+    first = func(z, z_pred)
+    assert np.random.randint(2**31) == np.random.RandomState(0).randint(2**31)
+    np.random.seed(1)
+    assert func(z, z_pred) == first
+    assert func(z, z_pred, random_state=0) == first
+
+
 def test_linear_r2_score_partial_recovery():
     rng = np.random.default_rng(0)
     z = rng.normal(size=(1000, 2))

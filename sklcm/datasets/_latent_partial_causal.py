@@ -10,6 +10,7 @@ from sklearn.utils.validation import check_random_state
 from ..utils._param_validation import Interval, Real, StrOptions, validate_params
 from ._mixing import InvertibleMLPMixing
 from ._samplers import (
+    _SAMPLE_STREAM,
     _as_generator,
     _normalize_rows,
     _sample_gennorm,
@@ -107,6 +108,8 @@ class LatentPartialCausalSampler:
         Number of square layers of each invertible MLP mixing.
     random_state : int, RandomState instance, Generator or None, default=None
         Seeds the two mixing functions (not the samples: see :meth:`sample`).
+        The mixing and the samples draw from independent streams, so the same
+        int may seed both.
 
     Attributes
     ----------
@@ -190,8 +193,12 @@ class LatentPartialCausalSampler:
         n_samples : int
             Number of pairs.
         random_state : int, RandomState instance, Generator or None, default=None
-            Seeds the latents. A Generator is used as is, so passing the same
-            Generator at every call streams fresh, reproducible batches.
+            Seeds the latents. An int or a RandomState seeds a stream
+            independent of the one that drew the mixing functions, even when
+            both get the same int. A Generator is used as is, so passing the
+            same Generator at every call streams fresh, reproducible batches
+            (two Generators built from one seed would repeat each other's
+            draws: pass ints, or one Generator).
         return_info : bool, default=False
             If True, also return a Bunch with the other latents and the model.
 
@@ -210,7 +217,7 @@ class LatentPartialCausalSampler:
             )
         if n_samples < 1:
             raise ValueError(f"`n_samples` must be >= 1, got {n_samples}.")
-        rng = _as_generator(random_state)
+        rng = _as_generator(random_state, stream=_SAMPLE_STREAM)
         z_x = self._sample_marginal(rng, n_samples)
         z_t = self._sample_conditional(rng, z_x)
         m_x, m_t = (self._sample_specific(rng, n_samples, k) for k in self.n_specific)
@@ -232,7 +239,9 @@ class LatentPartialCausalSampler:
         n_chunks : int, default=None
             Number of chunks; None streams forever.
         random_state : int, RandomState instance, Generator or None, default=None
-            Seeds the whole stream: the same seed yields the same chunks.
+            Seeds the whole stream: the same seed yields the same chunks. As
+            in :meth:`sample`, an int gives draws independent of the mixing
+            functions, even the int that seeded the sampler.
 
         Yields
         ------
@@ -250,7 +259,7 @@ class LatentPartialCausalSampler:
         """
         if n_chunks is not None and n_chunks < 0:
             raise ValueError(f"`n_chunks` must be >= 0 or None, got {n_chunks}.")
-        rng = _as_generator(random_state)
+        rng = _as_generator(random_state, stream=_SAMPLE_STREAM)
         count = 0
         while n_chunks is None or count < n_chunks:
             yield self.sample(chunk_size, random_state=rng)

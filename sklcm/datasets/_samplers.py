@@ -11,13 +11,22 @@ from sklearn.utils.validation import check_random_state
 _MAX_REJECTION_ROUNDS = 1000
 
 
-def _as_generator(random_state):
+# Child of a seed's SeedSequence that draws samples. The mixing functions draw
+# from the seed's root sequence, so one int seeding both the model and the
+# samples gives two independent streams (numpy's SeedSequence.spawn keys).
+_SAMPLE_STREAM = 1
+
+
+def _as_generator(random_state, stream=None):
     """Return a ``numpy.random.Generator`` derived deterministically from a seed.
 
     A Generator is returned unchanged (so that a caller can stream fresh draws
     from one Generator). Otherwise ``random_state`` goes through scikit-learn's
     ``check_random_state`` (None: numpy's global RandomState; int: a new seeded
-    RandomState) and 128 bits drawn from it seed a new PCG64 Generator.
+    RandomState) and 128 bits drawn from it seed a ``SeedSequence``. With
+    ``stream=k`` the Generator uses that sequence's child ``k`` (the sequence
+    ``spawn`` would give), so the same seed with different ``stream`` values
+    yields independent Generators.
     """
     if isinstance(random_state, np.random.Generator):
         return random_state
@@ -33,8 +42,9 @@ def _as_generator(random_state):
             "`random_state` must be None, an int, a RandomState or a Generator, "
             f"got {type(random_state).__name__}."
         ) from exc
-    seed = rs.randint(0, 2**32, size=4, dtype=np.uint64)
-    return np.random.default_rng(seed)
+    entropy = [int(word) for word in rs.randint(0, 2**32, size=4, dtype=np.uint64)]
+    spawn_key = () if stream is None else (stream,)
+    return np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=spawn_key))
 
 
 def _normalize_rows(a):

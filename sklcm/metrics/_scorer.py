@@ -10,9 +10,6 @@ _METRICS = {
     "r2": linear_r2_score,
     "block_r2": block_r2_score,
 }
-# Named metrics that split the samples get a fixed split by default, so that
-# every candidate of a search is scored on the same rows.
-_SEEDED = {"r2", "block_r2"}
 
 
 class _IdentifiabilityScorer:
@@ -62,9 +59,10 @@ def make_identifiability_scorer(metric, **kwargs):
         where greater is better (negate a distance).
 
     **kwargs : dict
-        Keyword arguments passed to ``metric``. For ``"r2"`` and
-        ``"block_r2"``, ``random_state`` defaults to 0 so that every candidate
-        of a search is scored on the same train/test split.
+        Keyword arguments passed to ``metric``. The named metrics that
+        split the samples (``"r2"`` and ``"block_r2"``) use a fixed
+        train/test split by default (their ``random_state=0``), so every
+        candidate of a search is scored on the same split of its rows.
 
     Returns
     -------
@@ -99,8 +97,6 @@ def make_identifiability_scorer(metric, **kwargs):
                 f"{sorted(_METRICS)} or a callable metric(z_true, z_pred, **kwargs)."
             )
         func, name = _METRICS[metric], repr(metric)
-        if metric in _SEEDED:
-            kwargs.setdefault("random_state", 0)
     elif callable(metric):
         func, name = metric, getattr(metric, "__name__", repr(metric))
     else:
@@ -172,10 +168,10 @@ def mcc_scorer(estimator, X, y=None):
 def r2_scorer(estimator, X, y=None):
     """Score a fitted transformer by the held-out linear R² against true latents.
 
-    Computes ``linear_r2_score(y, estimator.transform(X), random_state=0)``,
-    for use as ``scoring=r2_scorer`` in a search fitted with
-    ``fit(X, z_true)``. The fixed ``random_state`` scores every candidate on
-    the same split of the scored rows.
+    Computes ``linear_r2_score(y, estimator.transform(X))``, for use as
+    ``scoring=r2_scorer`` in a search fitted with ``fit(X, z_true)``. The
+    metric's default fixed split scores every candidate on the same split of
+    the scored rows.
 
     Parameters
     ----------

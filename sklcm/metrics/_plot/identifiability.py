@@ -3,6 +3,7 @@
 
 import numpy as np
 from sklearn.linear_model import LinearRegression
+from sklearn.model_selection import KFold, cross_val_predict
 
 from ...utils._validation import check_latent_pair
 from .._identifiability import _abs_corr, _match
@@ -24,6 +25,17 @@ def _integer_locator(size):
     from matplotlib.ticker import MaxNLocator
 
     return MaxNLocator(nbins=min(size, 10), integer=True)
+
+
+def _cross_fitted_alignment(z_true, z_pred):
+    """Linear prediction of ``z_true`` from ``z_pred``, fitted out of fold.
+
+    Two shuffled folds with a fixed seed: every row is predicted by a linear
+    map fitted on the other half, so the alignment cannot overfit the rows it
+    shows (an in-sample fit of many columns scores high even on noise).
+    """
+    folds = KFold(n_splits=2, shuffle=True, random_state=0)
+    return cross_val_predict(LinearRegression(), z_pred, z_true, cv=folds)
 
 
 class IdentifiabilityDisplay:
@@ -261,9 +273,12 @@ class IdentifiabilityDisplay:
         align : {None, "linear"}, default=None
             None plots ``z_pred`` as is (permutation identifiability, e.g. a
             box encoder or ICA output). "linear" first replaces it by its
-            least-squares linear prediction of ``z_true`` (fitted on the same
-            samples, for display), which shows identifiability up to a linear
-            map, e.g. for a sphere encoder.
+            least-squares linear prediction of ``z_true``, which shows
+            identifiability up to a linear map, e.g. for a sphere encoder.
+            The prediction is cross-fitted: the samples are split into two
+            halves (a fixed shuffle), and each half is predicted by a linear
+            map fitted on the other, so the plot and ``score`` are held-out
+            and deterministic.
         method : {"pearson", "spearman"}, default="pearson"
             Correlation used for the matching and the heat map.
         estimator_name : str, default=None
@@ -285,7 +300,7 @@ class IdentifiabilityDisplay:
         if method not in ("pearson", "spearman"):
             raise ValueError(f"method must be 'pearson' or 'spearman', got {method!r}.")
         if align == "linear":
-            z_pred = LinearRegression().fit(z_pred, z_true).predict(z_pred)
+            z_pred = _cross_fitted_alignment(z_true, z_pred)
         abs_corr = _abs_corr(z_true, z_pred, method)
         rows, cols = _match(abs_corr)
         score = float(abs_corr[rows, cols].sum() / z_true.shape[1])
