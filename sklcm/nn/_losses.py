@@ -1,10 +1,46 @@
 """Symmetric InfoNCE (CLIP) loss with cosine or negative L_p similarity."""
 # License: BSD 3 clause
 
+import difflib
 import math
+from numbers import Real
 
+import numpy as np
 import torch
 from torch import nn
+
+_SIMILARITIES = ("cosine", "lp")
+
+
+def _check_similarity(similarity):
+    """Return ``similarity`` if known; else a ValueError suggesting the closest."""
+    if isinstance(similarity, str) and similarity in _SIMILARITIES:
+        return similarity
+    close = difflib.get_close_matches(str(similarity), _SIMILARITIES, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise ValueError(
+        f"similarity must be one of {list(_SIMILARITIES)}, got {similarity!r}.{hint}"
+    )
+
+
+def _check_positive(name, value, *, allow_inf=False):
+    """Return ``value`` as a float if it is a real number > 0 (finite unless
+    ``allow_inf``); numpy scalars are accepted, booleans are not."""
+    ok = isinstance(value, Real) and not isinstance(value, (bool, np.bool_))
+    if ok:
+        value = float(value)
+        ok = value > 0 and (allow_inf or math.isfinite(value))
+    if not ok:
+        bound = "a positive float or inf" if allow_inf else "a positive finite float"
+        raise ValueError(f"{name} must be {bound}, got {value!r}.")
+    return value
+
+
+def _check_bool(name, value):
+    """Return ``value`` as a bool if it is a Python or numpy boolean."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r}.")
+    return bool(value)
 
 
 class SymmetricInfoNCE(nn.Module):
@@ -24,14 +60,23 @@ class SymmetricInfoNCE(nn.Module):
     Parameters
     ----------
     temperature : float, default=0.2
-        Initial temperature :math:`\tau > 0`.
+        Initial temperature :math:`\tau`, a finite number > 0.
     learn_temperature : bool, default=False
         Whether :math:`\log\tau` is a trainable parameter.
     similarity : {"cosine", "lp"}, default="cosine"
         ``"cosine"`` expects L2-normalised inputs and uses their dot product;
-        ``"lp"`` uses :math:`-\lVert u - v\rVert_p`.
+        ``"lp"`` uses :math:`-\lVert u - v\rVert_p`. Any other value raises
+        a ValueError.
     p : float, default=1.0
-        Order of the norm for ``similarity="lp"``.
+        Order of the norm for ``similarity="lp"``, > 0 (``float("inf")`` for
+        the max norm). Checked even when unused.
+
+    Raises
+    ------
+    ValueError
+        If an argument is out of range or of the wrong kind; the message
+        names the argument and, for a misspelt ``similarity``, the closest
+        valid value.
 
     Examples
     --------
@@ -47,13 +92,15 @@ class SymmetricInfoNCE(nn.Module):
         self, temperature=0.2, learn_temperature=False, similarity="cosine", p=1.0
     ):
         super().__init__()
+        temperature = _check_positive("temperature", temperature)
+        learn_temperature = _check_bool("learn_temperature", learn_temperature)
+        self.similarity = _check_similarity(similarity)
+        self.p = _check_positive("p", p, allow_inf=True)
         log_t = torch.tensor(math.log(temperature), dtype=torch.float32)
         if learn_temperature:
             self.log_temperature = nn.Parameter(log_t)
         else:
             self.register_buffer("log_temperature", log_t)
-        self.similarity = similarity
-        self.p = p
 
     @property
     def temperature(self):
