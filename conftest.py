@@ -11,7 +11,10 @@ import pytest  # noqa: E402
 
 
 def pytest_configure(config):
-    np.set_printoptions(legacy="1.25")
+    # numpy 2 prints scalars as np.float64(1.0); "1.25" keeps numpy 1.x's 1.0.
+    # numpy 1.x prints that way already and does not know legacy="1.25".
+    if np.lib.NumpyVersion(np.__version__) >= "2.0.0":
+        np.set_printoptions(legacy="1.25")
     try:
         import torch
 
