@@ -15,14 +15,21 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .utils._param_validation import Integral, Interval, Real, StrOptions, _fit_context
+from .utils._param_validation import (
+    Integral,
+    Interval,
+    Options,
+    Real,
+    StrOptions,
+    _fit_context,
+)
 from .utils._validation import check_split
 
 # E|nu| for nu ~ N(0, 1): the Gaussian reference of the non-Gaussianity
 # measure used to order the components.
 _GAUSSIAN_ABS_MEAN = np.sqrt(2.0 / np.pi)
-# Relative deviation from an isotropic covariance below which whiten="auto"
-# treats the input as already white.
+# Relative deviation from an isotropic covariance below which
+# whiten="pca-unless-white" treats the input as already white.
 _WHITE_RTOL = 1e-6
 _DEFAULT_TOL = {"fastica": 1e-4, "picard": 1e-7}
 _PICARD_HINT = (
@@ -76,25 +83,26 @@ def _numerical_rank(eigvals, n_rows):
     return int(np.sum(eigvals > eigvals[0] * rtol)) if eigvals[0] > 0 else 0
 
 
-def _pca_whitening(cov, n_components, n_rows):
-    """PCA whitening matrix (n_components, n_features) from a covariance.
+def _pca_whitening(cov, n_whitened, n_rows, name):
+    """PCA whitening matrix (n_whitened, n_features) from a covariance.
 
     Eigenvectors get a deterministic sign (largest absolute entry positive)
     so that permuting the input columns permutes the matrix columns only.
+    ``name`` is the parameter that set ``n_whitened``, for the error message.
     """
     eigvals, eigvecs = linalg.eigh(cov)
     eigvals, eigvecs = eigvals[::-1], eigvecs[:, ::-1]
     rank = _numerical_rank(eigvals, n_rows)
-    if n_components > rank:
+    if n_whitened > rank:
         raise ValueError(
-            f"n_components={n_components} exceeds the rank {rank} of the centered "
+            f"{name}={n_whitened} exceeds the rank {rank} of the centered "
             "data (collinear columns or too few samples): set n_components (or "
             f"pca_components) to at most {rank}."
         )
-    eigvecs = eigvecs[:, :n_components]
+    eigvecs = eigvecs[:, :n_whitened]
     rows = np.argmax(np.abs(eigvecs), axis=0)
-    eigvecs = eigvecs * np.sign(eigvecs[rows, np.arange(n_components)])
-    return (eigvecs / np.sqrt(eigvals[:n_components])).T
+    eigvecs = eigvecs * np.sign(eigvecs[rows, np.arange(n_whitened)])
+    return (eigvecs / np.sqrt(eigvals[:n_whitened])).T
 
 
 def _is_isotropic(cov):
@@ -106,21 +114,22 @@ def _is_isotropic(cov):
     return scale if deviation <= _WHITE_RTOL else None
 
 
-def _whitening(Xc, n_components, whiten):
-    """Whitening matrix K such that Xc @ K.T is white (unit covariance).
+def _whitening(Xc, n_whitened, whiten, name):
+    """Whitening matrix K (n_whitened, n_features): Xc @ K.T is white.
 
-    ``whiten=False`` trusts the caller (identity); ``"auto"`` only rescales an
-    input whose covariance is already isotropic, so no rotation is introduced.
+    ``whiten=False`` trusts the caller (identity); ``"pca-unless-white"`` only
+    rescales an input whose covariance is already isotropic, so no rotation is
+    introduced; ``"pca"`` always projects onto the leading principal axes.
     """
     n_features = Xc.shape[1]
     if whiten is False:
         return np.eye(n_features)
     cov = Xc.T @ Xc / Xc.shape[0]
-    if whiten == "auto" and n_components == n_features:
+    if whiten == "pca-unless-white" and n_whitened == n_features:
         scale = _is_isotropic(cov)
         if scale is not None:
             return np.eye(n_features) / np.sqrt(scale)
-    return _pca_whitening(cov, n_components, Xc.shape[0])
+    return _pca_whitening(cov, n_whitened, Xc.shape[0], name)
 
 
 def _fastica_rotation(Y, *, max_iter, tol, random_state):
@@ -173,11 +182,12 @@ def _picard_rotation(Y, *, max_iter, tol, random_state):
 _ROTATIONS = {"fastica": _fastica_rotation, "picard": _picard_rotation}
 
 
-def _sign_order_convention(components, sources):
-    """Order by decreasing negentropy; flip so each mixing column's largest
-    absolute loading is positive. Returns components, sources, negentropy."""
+def _select_order_sign(components, sources, n_components):
+    """Keep the ``n_components`` most non-Gaussian components, in decreasing
+    negentropy; flip so each mixing column's largest absolute loading is
+    positive. Returns components, sources, negentropy."""
     negentropy = _negentropy(sources)
-    order = np.argsort(-negentropy, kind="stable")
+    order = np.argsort(-negentropy, kind="stable")[:n_components]
     components, sources = components[order], sources[:, order]
     mixing = linalg.pinv(components)
     rows = np.argmax(np.abs(mixing), axis=0)
@@ -199,8 +209,9 @@ class CoupledLatentICA(
     orthogonal ICA (FastICA or Picard-O) on the white data.
 
     In plain mode (``split=None``) it is ICA on a 2-D array, optionally
-    reduced to ``pca_components`` principal directions first (the PCA +
-    FastICA pipeline of [1]_ for pretrained embeddings). In coupled mode the
+    reduced to ``pca_components`` principal directions first, in which the
+    ICA then looks for the ``n_components`` most non-Gaussian directions (the
+    PCA + FastICA pipeline of [1]_ for pretrained embeddings). In coupled mode the
     input is ``[z_x | z_t]``, the two modalities' representations side by side
     (e.g. an encoder's output with ``output="both"``). Theory says both carry
     the same linear map of the coupled latents, so ONE unmixing is fitted on
@@ -212,8 +223,10 @@ class CoupledLatentICA(
     ----------
     n_components : int, default=None
         Number of independent components to extract (per modality in coupled
-        mode). If None, ``pca_components`` if set, else all the features of a
-        modality. It must not exceed the rank of the centered data.
+        mode): the most non-Gaussian ones found by the ICA in the whitened
+        space. If None, as many as the whitened directions. Without
+        ``pca_components`` it also sets the number of whitened directions,
+        as in :class:`~sklearn.decomposition.FastICA`.
 
     split : int, default=None
         Number of leading columns of X that belong to modality x in coupled
@@ -221,11 +234,14 @@ class CoupledLatentICA(
         t and must be as many. If None, plain mode.
 
     pca_components : int, default=None
-        Number of leading principal directions kept by the whitening before
-        ICA. The ICA step extracts ``n_components <= pca_components``
-        components; since principal subspaces are nested this keeps the
-        leading ``n_components`` directions, exactly like FastICA's own
-        whitening after a PCA. If None, no reduction beyond ``n_components``.
+        Number of leading principal directions kept by the whitening. The
+        ICA rotates the whole ``pca_components``-dimensional white space and
+        keeps the ``n_components <= pca_components`` components of highest
+        negentropy, so an independent component may lie outside the leading
+        ``n_components`` principal directions (FastICA on a PCA output would
+        keep only those). If None, the whitening keeps ``n_components``
+        directions, or all the features of a modality when both are None. It
+        must not exceed the rank of the centered data, and needs whitening.
 
     algorithm : {"fastica", "picard"}, default="fastica"
         Orthogonal ICA run on the whitened data: scikit-learn's parallel
@@ -233,15 +249,17 @@ class CoupledLatentICA(
         (``picard.picard(..., ortho=True)``, needs python-picard, installed
         by ``pip install "sklcm[ica]"``).
 
-    whiten : {"auto", "unit-variance"} or bool, default="auto"
+    whiten : {"pca-unless-white", "pca"} or False, default="pca-unless-white"
         Whitening before the orthogonal ICA.
 
-        - "auto": PCA whitening, except that an input whose covariance is
-          already isotropic (``c * I``, e.g. PCA-whitened features or CCA
-          scores) is only rescaled, never rotated.
-        - True or "unit-variance": always PCA whitening.
-        - False: the input is assumed white; it is only centered. No
-          dimension reduction is possible.
+        - "pca-unless-white": PCA whitening (projection on the leading
+          principal axes, scaled to unit variance), except that an input
+          whose covariance is already isotropic (``c * I``, e.g. PCA-whitened
+          features or CCA scores) and keeps all its directions is only
+          rescaled, never rotated.
+        - "pca": always PCA whitening.
+        - False: the input is assumed white; it is only centered, and all
+          its directions are kept (``pca_components`` must be None).
 
         The whitening is computed here, not by FastICA, so FastICA always runs
         with ``whiten=False``: its known failure on exactly-white input
@@ -273,8 +291,10 @@ class CoupledLatentICA(
         Mean of each input column; in coupled mode each modality is centered
         by its own mean.
 
-    whitening_ : ndarray of shape (n_components, n_features_per_modality)
-        Whitening matrix applied before the orthogonal ICA rotation.
+    whitening_ : ndarray of shape (n_whitened, n_features_per_modality)
+        Whitening matrix applied before the orthogonal ICA rotation;
+        ``n_whitened`` is ``pca_components`` if set, else ``n_components_``
+        (all features with ``whiten=False``).
 
     negentropy_ : ndarray of shape (n_components,)
         Negentropy approximation of each component on the training data,
@@ -287,7 +307,8 @@ class CoupledLatentICA(
         Validated ``split``; None in plain mode.
 
     n_iter_ : int
-        Number of iterations run by the ICA backend (0 for one component).
+        Number of iterations run by the ICA backend (0 when a single
+        direction is whitened).
 
     n_features_in_ : int
         Number of features seen during :term:`fit`.
@@ -306,8 +327,9 @@ class CoupledLatentICA(
     a different offset per modality; ICA ignores offsets), then whitens and
     unmixes the stacked rows of both modalities with one shared matrix.
 
-    Convention: components are sorted by decreasing non-Gaussianity, the
-    negentropy approximation
+    Convention: components are sorted by decreasing non-Gaussianity (and,
+    when ``n_components`` is smaller than the number of whitened directions,
+    only the leading ones are kept), the negentropy approximation
 
     .. math:: J(s) = \\left(\\mathbb{E}|s| - \\mathbb{E}|\\nu|\\right)^2,
         \\quad \\nu \\sim \\mathcal{N}(0, 1),\\ \\mathbb{E}|\\nu| = \\sqrt{2/\\pi},
@@ -356,7 +378,7 @@ class CoupledLatentICA(
         "split": [Interval(Integral, 1, None, closed="left"), None],
         "pca_components": [Interval(Integral, 1, None, closed="left"), None],
         "algorithm": [StrOptions({"fastica", "picard"})],
-        "whiten": [StrOptions({"auto", "unit-variance"}), "boolean"],
+        "whiten": [StrOptions({"pca-unless-white", "pca"}), Options(bool, {False})],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0.0, None, closed="neither"), None],
         "random_state": ["random_state"],
@@ -369,7 +391,7 @@ class CoupledLatentICA(
         split=None,
         pca_components=None,
         algorithm="fastica",
-        whiten="auto",
+        whiten="pca-unless-white",
         max_iter=1000,
         tol=None,
         random_state=None,
@@ -396,26 +418,39 @@ class CoupledLatentICA(
             )
         return split
 
-    def _resolve_n_components(self, n_features):
-        """Number of components to extract from a modality of n_features."""
-        whiten = "unit-variance" if self.whiten is True else self.whiten
-        cap, cap_name = n_features, "the number of features per modality"
+    def _resolve_dimensions(self, n_features):
+        """Whitened directions and extracted components for a modality.
+
+        Returns ``(n_whitened, n_components, name)`` where ``name`` is the
+        parameter that set ``n_whitened`` (for the rank error message).
+        """
+        per_modality = f"the number of features per modality ({n_features})"
         if self.pca_components is not None:
+            if self.whiten is False:
+                raise ValueError(
+                    f"pca_components={self.pca_components} needs the PCA "
+                    "whitening, but whiten=False: set pca_components=None, or "
+                    'whiten="pca-unless-white" or "pca".'
+                )
             if self.pca_components > n_features:
                 raise ValueError(
-                    f"pca_components={self.pca_components} exceeds {cap_name} "
-                    f"({n_features})."
+                    f"pca_components={self.pca_components} exceeds {per_modality}."
                 )
-            cap, cap_name = self.pca_components, "pca_components"
-        n_components = cap if self.n_components is None else self.n_components
-        if n_components > cap:
-            raise ValueError(f"n_components={n_components} exceeds {cap_name} ({cap}).")
-        if whiten is False and n_components != n_features:
+            n_whitened, name = self.pca_components, "pca_components"
+        elif self.n_components is not None and self.n_components > n_features:
             raise ValueError(
-                "whiten=False cannot reduce the dimension: leave n_components and "
-                "pca_components at None, or whiten the data."
+                f"n_components={self.n_components} exceeds {per_modality}."
             )
-        return n_components, whiten
+        elif self.whiten is False or self.n_components is None:
+            n_whitened, name = n_features, "n_components"
+        else:
+            n_whitened, name = self.n_components, "n_components"
+        n_components = n_whitened if self.n_components is None else self.n_components
+        if n_components > n_whitened:
+            raise ValueError(
+                f"n_components={n_components} exceeds pca_components ({n_whitened})."
+            )
+        return n_whitened, n_components, name
 
     def _fit(self, X):
         """Fit the model and return the training sources ``[s_x | s_t]``."""
@@ -423,19 +458,21 @@ class CoupledLatentICA(
         split = self._resolve_split(X.shape[1])
         _check_constant_columns(X, getattr(self, "feature_names_in_", None))
         blocks = _modality_blocks(X.astype(np.float64, copy=False), split)
-        n_components, whiten = self._resolve_n_components(blocks[0].shape[1])
+        n_whitened, n_components, name = self._resolve_dimensions(blocks[0].shape[1])
         mean, Xc = _center_and_stack(blocks)
-        K = _whitening(Xc, n_components, whiten)
+        K = _whitening(Xc, n_whitened, self.whiten, name)
         Y = Xc @ K.T
-        W, n_iter = np.eye(n_components), 0
-        if n_components > 1:
+        W, n_iter = np.eye(n_whitened), 0
+        if n_whitened > 1:
             W, n_iter = _ROTATIONS[self.algorithm](
                 Y,
                 max_iter=self.max_iter,
                 tol=_DEFAULT_TOL[self.algorithm] if self.tol is None else self.tol,
                 random_state=check_random_state(self.random_state),
             )
-        components, sources, negentropy = _sign_order_convention(W @ K, Y @ W.T)
+        components, sources, negentropy = _select_order_sign(
+            W @ K, Y @ W.T, n_components
+        )
         self.mean_, self.whitening_, self.split_ = mean, K, split
         self.components_, self.mixing_ = components, linalg.pinv(components)
         self.negentropy_ = negentropy

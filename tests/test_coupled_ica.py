@@ -93,7 +93,7 @@ def test_coupled_latent_ica_coupled_mode_per_modality_centering():
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
-@pytest.mark.parametrize("whiten", ["auto", "unit-variance", False])
+@pytest.mark.parametrize("whiten", ["pca-unless-white", "pca", False])
 def test_coupled_latent_ica_white_input_gives_decorrelated_output(
     algorithm, whiten, global_random_seed
 ):
@@ -138,6 +138,45 @@ def test_coupled_latent_ica_pca_components_on_embedding(global_random_seed):
     assert ica.components_.shape == (5, 50) and ica.mixing_.shape == (50, 5)
     assert ica.whitening_.shape == (5, 50)
     assert mean_corr_coef(z, S) >= 0.99
+
+
+def _hidden_sources(n_samples=4000, seed=0):
+    """Two Laplace sources hidden below two louder Gaussian directions.
+
+    Returns X of 4 columns (an orthogonal mix of [gauss * 3, laplace]) and the
+    two Laplace sources: they span the trailing principal directions only.
+    """
+    rng = np.random.RandomState(seed)
+    laplace = rng.laplace(size=(n_samples, 2)) / np.sqrt(2.0)
+    gauss = 3.0 * rng.normal(size=(n_samples, 2))
+    rotation = np.linalg.qr(rng.normal(size=(4, 4)))[0]
+    return np.hstack([gauss, laplace]) @ rotation.T, laplace
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_coupled_latent_ica_pca_components_keeps_the_most_non_gaussian(algorithm):
+    """ICA runs in the pca_components space, then keeps n_components of it."""
+    X, laplace = _hidden_sources()
+    params = dict(algorithm=algorithm, random_state=0)
+    ica = CoupledLatentICA(n_components=2, pca_components=4, **params)
+    S = ica.fit_transform(X)
+    assert S.shape == (4000, 2) and ica.components_.shape == (2, 4)
+    assert ica.whitening_.shape == (4, 4) and ica.mixing_.shape == (4, 2)
+    assert mean_corr_coef(laplace, S) >= 0.98
+    assert_allclose(ica.transform(X), S, atol=1e-10)
+    # without pca_components the whitening keeps the 2 loud Gaussian directions
+    narrow = CoupledLatentICA(n_components=2, **params).fit(X)
+    assert narrow.whitening_.shape == (2, 4)
+    assert mean_corr_coef(laplace, narrow.transform(X)) < 0.2
+
+
+def test_coupled_latent_ica_whiten_false_keeps_the_most_non_gaussian():
+    X, laplace = _hidden_sources()
+    X_white = _whiten(X)
+    ica = CoupledLatentICA(n_components=2, whiten=False, random_state=0)
+    S = ica.fit_transform(X_white)
+    assert S.shape == (4000, 2) and ica.whitening_.shape == (4, 4)
+    assert mean_corr_coef(laplace, S) >= 0.98
 
 
 def test_coupled_latent_ica_is_deterministic():
@@ -255,13 +294,16 @@ def _bad_inputs():
         ({"n_components": 4}, X6[:3], ValueError, "exceeds the rank 2"),
         ({"pca_components": 2, "n_components": 3}, X6, ValueError, "pca_components"),
         ({"pca_components": 7}, X6, ValueError, "pca_components=7 exceeds"),
-        ({"whiten": False, "n_components": 2}, X6, ValueError, "cannot reduce"),
+        ({"pca_components": 3}, rank2, ValueError, "pca_components=3 exceeds the rank"),
+        ({"whiten": False, "pca_components": 2}, X6, ValueError, "needs the PCA"),
         ({}, constant, ValueError, r"constant column\(s\) \[4\]"),
         ({}, nan, ValueError, "Input X contains NaN"),
         ({}, inf, ValueError, "Input X contains infinity"),
         ({}, X6[:1], ValueError, "1 sample"),
         ({"algorithm": "jade"}, X6, InvalidParameterError, "'algorithm' parameter"),
         ({"whiten": "yes"}, X6, InvalidParameterError, "'whiten' parameter"),
+        ({"whiten": "auto"}, X6, InvalidParameterError, "'pca-unless-white'"),
+        ({"whiten": True}, X6, InvalidParameterError, "'whiten' parameter"),
         ({"tol": 0.0}, X6, InvalidParameterError, "'tol' parameter"),
         ({"algorithm": "picard"}, X6, ImportError, r"pip install \"sklcm\[ica\]\""),
     ]

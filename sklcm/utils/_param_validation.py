@@ -10,6 +10,7 @@ from sklearn.base import _fit_context
 from sklearn.utils._param_validation import (
     Interval,
     InvalidParameterError,
+    Options,
     StrOptions,
     validate_params,
 )
@@ -18,6 +19,7 @@ __all__ = [
     "Integral",
     "Interval",
     "InvalidParameterError",
+    "Options",
     "Real",
     "StrOptions",
     "_fit_context",
