@@ -1,6 +1,7 @@
 """Utilities users need: stacking two modalities, chunking large arrays."""
 # License: BSD 3 clause
 
-from ._validation import iter_chunks, stack_modalities
+from ._chunks import iter_chunks
+from ._modalities import stack_modalities
 
 __all__ = ["iter_chunks", "stack_modalities"]

@@ -1,4 +1,4 @@
-"""Shared input validators used by several sklcm modules."""
+"""Private input validators shared by several sklcm modules."""
 # License: BSD 3 clause
 
 from numbers import Integral
@@ -79,73 +79,3 @@ def check_latent_pair(z_true, z_pred, *, min_samples=2):
             f"{z_true.shape[0]} and {z_pred.shape[0]}."
         )
     return z_true, z_pred
-
-
-def stack_modalities(X_x, X_t):
-    """Stack two paired modalities into one array and return the split.
-
-    Parameters
-    ----------
-    X_x : array-like of shape (n_samples, n_features_x)
-        Observations of modality x.
-    X_t : array-like of shape (n_samples, n_features_t)
-        Observations of modality t, row ``i`` paired with row ``i`` of ``X_x``.
-
-    Returns
-    -------
-    X : ndarray of shape (n_samples, n_features_x + n_features_t)
-        The array ``[X_x | X_t]``.
-    split : int
-        Number of x columns, to pass as the ``split`` parameter.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sklcm.utils import stack_modalities
-    >>> X, split = stack_modalities(np.zeros((4, 3)), np.ones((4, 2)))
-    >>> X.shape, split
-    ((4, 5), 3)
-    """
-    X_x = check_array(X_x, input_name="X_x", dtype=None)
-    X_t = check_array(X_t, input_name="X_t", dtype=None)
-    if X_x.shape[0] != X_t.shape[0]:
-        raise ValueError(
-            "X_x and X_t must be paired row by row, got "
-            f"{X_x.shape[0]} and {X_t.shape[0]} rows."
-        )
-    return np.hstack([X_x, X_t]), X_x.shape[1]
-
-
-def iter_chunks(X, chunk_size):
-    """Yield consecutive row blocks of an array without copying it whole.
-
-    Slices of a :class:`numpy.memmap` stay on disk until used, so a data set
-    larger than memory can be fed chunk by chunk to ``partial_fit``.
-
-    Parameters
-    ----------
-    X : ndarray or numpy.memmap of shape (n_samples, n_features)
-        The array to split along its rows.
-    chunk_size : int
-        Rows per chunk (the last chunk may be smaller).
-
-    Yields
-    ------
-    chunk : ndarray of shape (<= chunk_size, n_features)
-        A view of ``X``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sklcm.utils import iter_chunks
-    >>> [len(c) for c in iter_chunks(np.zeros((10, 2)), 4)]
-    [4, 4, 2]
-    """
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, Integral):
-        raise TypeError(
-            f"`chunk_size` must be an int, got {type(chunk_size).__name__}."
-        )
-    if chunk_size < 1:
-        raise ValueError(f"`chunk_size` must be >= 1, got {chunk_size}.")
-    for start in range(0, len(X), chunk_size):
-        yield X[start : start + chunk_size]
