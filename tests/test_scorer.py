@@ -213,3 +213,39 @@ ERRORS = [
 def test_scorer_errors(func, kwargs, error, match):
     with pytest.raises(error, match=match):
         func(**kwargs)
+
+
+def test_pipeline_and_grid_search_with_identifiability_scorer():
+    """r2_scorer ranks encoders by recovery: the trained one wins, by a margin.
+
+    Measured (random_state 0, 1, 2): mean held-out R² 0.985-0.987 at lr=3e-3
+    against 0.33-0.54 at lr=1e-5 (barely trained); raw x scores 0.89.
+    """
+    from sklcm import MultimodalContrastiveEncoder
+    from sklcm.datasets import make_latent_partial_causal
+
+    X, z, info = make_latent_partial_causal(
+        2000, n_latents=3, random_state=0, return_info=True
+    )
+    encoder = MultimodalContrastiveEncoder(
+        n_components=3,
+        split=info.split,
+        hidden_layer_sizes=(128, 128),
+        max_epochs=30,
+        batch_size=128,
+        random_state=0,
+    )
+    pipe = make_pipeline(encoder, StandardScaler())
+    search = GridSearchCV(
+        pipe,
+        {"multimodalcontrastiveencoder__lr": [1e-5, 3e-3]},
+        scoring=r2_scorer,
+        cv=2,
+        refit=False,
+    ).fit(X, z)
+    scores = search.cv_results_["mean_test_score"]
+    assert search.best_params_ == {"multimodalcontrastiveencoder__lr": 3e-3}
+    assert scores[1] > 0.95
+    assert scores[0] < 0.6
+    raw = linear_r2_score(z, X[:, : info.split])
+    assert scores[1] > raw + 0.05
