@@ -196,33 +196,56 @@ def test_sphere_normal_marginal_is_not_uniform():
     np.testing.assert_allclose(y[:, 1:].mean(axis=0), 0.0, atol=0.05)
 
 
-def test_box_uniform_marginal_moments_and_support():
+def _truncated_cdf(dist, x, low=-1.0, high=1.0):
+    """CDF at ``x`` of the scipy distribution ``dist`` truncated to [low, high]."""
+    return (dist.cdf(x) - dist.cdf(low)) / (dist.cdf(high) - dist.cdf(low))
+
+
+def _ks_pvalue(u):
+    """KS p-value of ``u`` (flattened) against U(0, 1)."""
+    return stats.kstest(np.ravel(u), "uniform").pvalue
+
+
+def test_box_uniform_marginal_and_truncated_laplace_conditional():
+    """Each coordinate of z_t | z_x is Laplace(z_x, 1/concentration) truncated
+    to [-1, 1]: its truncated CDF (probability integral transform) must be
+    uniform. A clipped or renormalised-by-row draw would fail the KS test."""
+    concentration = 0.5
     _, y, info = make_latent_partial_causal(
         20_000,
         n_latents=3,
         latent_space="box",
-        concentration=0.5,
+        concentration=concentration,
         n_specific=2,
         random_state=0,
         return_info=True,
     )
-    for z in (y, info.z_t, info.m_x):
-        assert z.min() >= -1 and z.max() <= 1
-    np.testing.assert_allclose(y.mean(axis=0), 0.0, atol=0.02)
-    np.testing.assert_allclose(y.var(axis=0), 1 / 3, atol=0.01)
-    np.testing.assert_allclose(info.m_x.var(axis=0), 1 / 3, atol=0.01)
+    uniform = stats.uniform(-1, 2)
+    for z in (y, info.m_x, info.m_t):
+        assert _ks_pvalue(uniform.cdf(z)) > 1e-3
+    conditional = stats.laplace(loc=y, scale=1 / concentration)
+    pit = _truncated_cdf(conditional, info.z_t)
+    assert _ks_pvalue(pit) > 1e-3
+    # the truncation matters: the untruncated Laplace CDF is far from uniform
+    assert _ks_pvalue(conditional.cdf(info.z_t)) < 1e-6
 
 
-@pytest.mark.parametrize("marginal", ["normal", "laplace"])
-def test_box_truncated_marginals(marginal):
+def _truncated_laplace_cdf(x):
+    return _truncated_cdf(stats.laplace(), x)
+
+
+@pytest.mark.parametrize(
+    "marginal, truncated_cdf",
+    [("normal", stats.truncnorm(-1, 1).cdf), ("laplace", _truncated_laplace_cdf)],
+)
+def test_box_truncated_marginals(marginal, truncated_cdf):
     _, y = make_latent_partial_causal(
         20_000, n_latents=2, latent_space="box", marginal=marginal, random_state=0
     )
     assert y.min() >= -1 and y.max() <= 1
-    if marginal == "normal":
-        np.testing.assert_allclose(
-            y.var(axis=0), stats.truncnorm(-1, 1).var(), rtol=0.05
-        )
+    assert _ks_pvalue(truncated_cdf(y)) > 1e-3
+    # a clipped (not truncated) draw would put mass at the bounds
+    assert np.mean(np.abs(y) == 1.0) == 0.0
 
 
 @pytest.mark.parametrize("latent_space", ["sphere", "box", "real"])

@@ -111,12 +111,17 @@ def test_truncate_to_box_matches_truncated_normal(global_random_seed):
     np.testing.assert_allclose(x.var(axis=0), ref.var(), rtol=0.05)
 
 
-def test_truncated_laplace_stays_in_box_and_near_mean(global_random_seed):
+def test_truncated_laplace_matches_scipy_truncated_laplace(global_random_seed):
+    """Each entry is Laplace(loc, scale) truncated to [-1, 1], loc varying."""
     rng = np.random.default_rng(global_random_seed)
     loc = _sample_uniform_box(rng, 5000, 6)
-    x = _truncate_to_box(rng, lambda r, m: _sample_laplace(r, m, 2.0), loc)
+    scale = 2.0
+    x = _truncate_to_box(rng, lambda r, m: _sample_laplace(r, m, scale), loc)
     assert x.shape == loc.shape
     assert x.min() >= -1 and x.max() <= 1
+    ref = stats.laplace(loc=loc, scale=scale)
+    pit = (ref.cdf(x) - ref.cdf(-1.0)) / (ref.cdf(1.0) - ref.cdf(-1.0))
+    assert stats.kstest(pit.ravel(), "uniform").pvalue > 1e-3
     tight = _truncate_to_box(rng, lambda r, m: _sample_laplace(r, m, 1e-3), loc)
     assert np.abs(tight - loc).mean() < 2e-3
 
