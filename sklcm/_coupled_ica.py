@@ -225,8 +225,8 @@ class CoupledLatentICA(
         Number of independent components to extract (per modality in coupled
         mode): the most non-Gaussian ones found by the ICA in the whitened
         space. If None, as many as the whitened directions. Without
-        ``pca_components`` it also sets the number of whitened directions,
-        as in :class:`~sklearn.decomposition.FastICA`.
+        ``pca_components`` (and with PCA whitening) it also sets the number
+        of whitened directions, as in :class:`~sklearn.decomposition.FastICA`.
 
     split : int, default=None
         Number of leading columns of X that belong to modality x in coupled
