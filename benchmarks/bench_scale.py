@@ -34,7 +34,7 @@ PARAMS = dict(
     n_components=4,
     split=10,
     hidden_layer_sizes=(64, 64),
-    batch_size=1024,
+    batch_size=256,
     max_epochs=1,
     random_state=0,
 )

@@ -471,7 +471,7 @@ class MultimodalContrastiveEncoder(
             "past the cap. Call fit to train again, or stream into a clone with "
             "a larger max_steps (or lr_schedule='constant').",
             ConvergenceWarning,
-            stacklevel=3,
+            stacklevel=4,  # the caller of partial_fit
         )
 
     def _validate_X(self, X, *, reset):
@@ -594,7 +594,7 @@ class MultimodalContrastiveEncoder(
             f"pairs; using batch_size={n_samples}. Pass a smaller batch_size to "
             "silence this warning.",
             UserWarning,
-            stacklevel=3,
+            stacklevel=4,  # the caller of fit / partial_fit
         )
         return n_samples
 

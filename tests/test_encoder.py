@@ -11,6 +11,7 @@ import torch
 from sklearn.base import clone
 from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.metrics import check_scoring
 from sklearn.model_selection import GridSearchCV, cross_validate
 from sklearn.pipeline import make_pipeline
 from skorch.callbacks import Callback
@@ -441,16 +442,18 @@ def test_unsupervised_search_picks_what_the_supervised_one_picks():
     X, z, info = make_latent_partial_causal(
         3000, n_latents=3, random_state=0, return_info=True
     )
+    est = MultimodalContrastiveEncoder(
+        n_components=3,
+        split=info.split,
+        hidden_layer_sizes=(64, 64),
+        max_epochs=10,
+        random_state=0,
+    )
     search = GridSearchCV(
-        MultimodalContrastiveEncoder(
-            n_components=3,
-            split=info.split,
-            hidden_layer_sizes=(64, 64),
-            max_epochs=10,
-            random_state=0,
-        ),
+        est,
         {"temperature": [0.05, 0.2, 1.0], "lr": [3e-4, 2e-3]},
-        scoring={"label_free": lambda est, X, y=None: est.score(X), "r2": r2_scorer},
+        # check_scoring(est) is what GridSearchCV uses without `scoring`
+        scoring={"label_free": check_scoring(est), "r2": r2_scorer},
         refit=False,
         cv=2,
     ).fit(X, z)
