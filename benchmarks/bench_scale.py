@@ -90,6 +90,7 @@ def _measure(path, src):
         text=True,
         check=True,
         env=env,
+        cwd=src,  # `python -c` puts the working directory first on sys.path
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -131,6 +132,8 @@ def main():
                     f"{r['anon'] / nbytes:>6.2f} {r['rss'] / MiB:>12.1f} "
                     f"{r['rss'] / nbytes:>6.2f}"
                 )
+            for name, r in results.items():
+                print(f"{'':>9} {name} imported {r['sklcm']}")
             if len(results) == 2:
                 b, t = results["baseline"], results["this"]
                 print(
