@@ -105,8 +105,9 @@ class _PairBatches:
 
     Each pass permutes the training indices (torch's global RNG, seeded by the
     encoder) and gathers one batch at a time: no shuffled copy of the data.
-    Rows inside a batch are sorted, which keeps reads from a memory map local
-    and leaves the symmetric loss unchanged. A trailing batch smaller than half
+    Rows inside a batch are sorted, which keeps reads from a memory map local,
+    makes the host and device paths feed identical batches, and leaves the
+    symmetric loss unchanged. A trailing batch smaller than half
     a batch is dropped (too few negatives).
     """
 
@@ -128,10 +129,7 @@ class _PairBatches:
             if data.steps_left <= 0:
                 return
             data.steps_left -= 1
-            rows = order[start : start + bs]
-            if not isinstance(data.X, torch.Tensor):
-                rows = np.sort(rows)
-            yield data.rows(rows, self.device), None
+            yield data.rows(np.sort(order[start : start + bs]), self.device), None
 
 
 class ContrastiveNet(NeuralNet):

@@ -36,6 +36,14 @@ def _tested_estimators():
         learn_temperature=True,
         **fast,
     )
+    # validation split, early stopping and best-weight restoration
+    yield MultimodalContrastiveEncoder(
+        split=1,
+        early_stopping=True,
+        validation_fraction=0.2,
+        n_iter_no_change=1,
+        **fast,
+    )
 
 
 # Every check passes: no expected failures.

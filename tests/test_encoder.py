@@ -408,6 +408,20 @@ def test_model_marked_cuda_loads_on_cpu_only_machine(data):
     np.testing.assert_array_equal(loaded.transform(X), Z)
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_lazy_batches_match_the_device_copy(data, monkeypatch):
+    """Above the size threshold, batches go through pinned host memory."""
+    from sklcm import _net
+
+    X, _, split = data
+    copied = _enc(split, device="cuda").fit(X)
+    assert copied.device_.startswith("cuda")
+    monkeypatch.setattr(_net, "_DEVICE_COPY_MAX_BYTES", 0)
+    assert isinstance(_net.device_rows(X, "cuda"), np.ndarray)
+    lazy = _enc(split, device="cuda").fit(X)
+    np.testing.assert_allclose(lazy.transform(X), copied.transform(X), atol=1e-5)
+
+
 def test_set_output_pandas(data):
     pd = pytest.importorskip("pandas")
     X, _, split = data

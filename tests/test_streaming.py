@@ -96,7 +96,7 @@ def anon_kib():
 
 X = np.load(sys.argv[1], mmap_mode="r")
 params = dict(n_components=3, split=3, hidden_layer_sizes=(16,), batch_size=256,
-              max_epochs=1, random_state=0)
+              max_epochs=1, random_state=0, device="cpu")
 MultimodalContrastiveEncoder(**params).fit(np.asarray(X[:2048]))  # warm-up
 peak, done = [anon_kib()], []
 base = peak[0]
