@@ -27,8 +27,8 @@ from ._net import (
     WarmupCosineLR,
     batch_starts,
     device_rows,
+    label_free_score,
 )
-from .metrics import retrieval_accuracy
 from .nn import SymmetricInfoNCE, TwoTowerMLP
 from .utils._param_validation import (
     Integral,
@@ -785,12 +785,8 @@ class MultimodalContrastiveEncoder(
         """
         check_is_fitted(self)
         z_x, z_t = self._encode_pairs(X)
-        return retrieval_accuracy(
-            z_x,
-            z_t,
-            similarity=self._similarity(),
-            p=self.p,
-            block_size=self._score_block_size,
+        return label_free_score(
+            z_x, z_t, self._similarity(), self.p, self._score_block_size
         )
 
     @torch.no_grad()

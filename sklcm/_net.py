@@ -218,6 +218,17 @@ class StopOnDivergence(Callback):
             )
 
 
+def label_free_score(z_x, z_t, similarity, p, block_size):
+    """The label-free criterion of ``score`` and of early stopping.
+
+    Top-1 cross-modal retrieval accuracy in blocks of ``block_size`` pairs;
+    the one place to change when trying another criterion.
+    """
+    return retrieval_accuracy(
+        z_x, z_t, similarity=similarity, p=p, block_size=block_size
+    )
+
+
 @torch.no_grad()
 def encode_rows(module, data, rows, device):
     """Both towers' representations of ``rows`` of ``data``, as NumPy arrays."""
@@ -236,8 +247,8 @@ def encode_rows(module, data, rows, device):
 class ValidationMonitor(Callback):
     """Score held-out pairs after each epoch, stop on a plateau, keep the best.
 
-    The score is :func:`sklcm.metrics.retrieval_accuracy` of the held-out
-    pairs (``dataset_train.valid_indices``), recorded as ``valid_score`` in
+    The score is :func:`label_free_score` (the encoder's ``score``) of the
+    held-out pairs (``dataset_train.valid_indices``), recorded as ``valid_score`` in
     the history. Training stops after ``patience`` epochs without an
     improvement of more than ``tol``; the module and criterion weights of the
     best epoch are restored at the end of training. Holds no data and no
@@ -280,9 +291,7 @@ class ValidationMonitor(Callback):
         z_x, z_t = encode_rows(
             net.module_, dataset_train, dataset_train.valid_indices, net.device
         )
-        score = retrieval_accuracy(
-            z_x, z_t, similarity=self.similarity, p=self.p, block_size=self.block_size
-        )
+        score = label_free_score(z_x, z_t, self.similarity, self.p, self.block_size)
         improved = score > self.best_score_ + self.tol
         net.history.record("valid_score", score)
         net.history.record("valid_score_best", bool(improved))
