@@ -26,7 +26,7 @@ X_test, z_test, info_test = info.sampler.sample(2000, random_state=1, return_inf
 # %%
 # Encoder, then coupled ICA, in one pipeline
 # ------------------------------------------
-# ``output="both"`` makes the encoder return ``[z_x | z_t]``; ``split=3``
+# ``representation="both"`` makes the encoder return ``[z_x | z_t]``; ``split=3``
 # tells the ICA where the x representation ends.
 from sklearn.pipeline import make_pipeline
 
@@ -39,7 +39,7 @@ encoder = MultimodalContrastiveEncoder(
     hidden_layer_sizes=(128, 128, 128),
     max_epochs=40,
     random_state=0,
-    output="both",
+    representation="both",
 )
 pipe = make_pipeline(encoder, CoupledLatentICA(split=3, random_state=0))
 pipe.fit(X)
@@ -76,8 +76,13 @@ import numpy as np
 corr = np.abs(np.corrcoef(z_test.T, S[:, :3].T)[:3, 3:])
 fig, axes = plt.subplots(1, 4, figsize=(13, 3.2), layout="constrained")
 im = axes[0].imshow(corr, vmin=0, vmax=1, cmap="viridis")
-axes[0].set(xlabel="ICA component of x", ylabel="true latent", title="|corr|",
-            xticks=range(3), yticks=range(3))
+axes[0].set(
+    xlabel="ICA component of x",
+    ylabel="true latent",
+    title="|corr|",
+    xticks=range(3),
+    yticks=range(3),
+)
 fig.colorbar(im, ax=axes[0], shrink=0.8)
 for j, ax in enumerate(axes[1:]):
     ax.scatter(S[:, j], S[:, 3 + j], s=2, alpha=0.4)

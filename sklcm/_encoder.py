@@ -2,6 +2,7 @@
 # License: BSD 3 clause
 
 import copy
+import math
 import warnings
 
 import numpy as np
@@ -11,16 +12,22 @@ from sklearn.base import (
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
 )
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
-from skorch.callbacks import Callback, EarlyStopping, ProgressBar
+from skorch.callbacks import Callback, ProgressBar
 
 from ._net import (
+    _CHUNK_ROWS,
     ContrastiveNet,
     DivergenceError,
+    PairData,
     StopOnDivergence,
+    ValidationMonitor,
     WarmupCosineLR,
     batch_starts,
+    device_rows,
+    label_free_score,
 )
 from .nn import SymmetricInfoNCE, TwoTowerMLP
 from .utils._param_validation import (
@@ -88,7 +95,8 @@ class MultimodalContrastiveEncoder(
 
     hidden_layer_sizes : tuple of int, default=(256, 256, 256)
         Hidden layer widths of each tower, as in
-        :class:`~sklearn.neural_network.MLPRegressor`.
+        :class:`~sklearn.neural_network.MLPRegressor`. ``()`` makes each tower
+        linear (one affine map before the output head).
 
     activation : str, default="leaky_relu"
         Hidden activation: one of "leaky_relu" (slope 0.01), "relu", "gelu",
@@ -99,35 +107,49 @@ class MultimodalContrastiveEncoder(
 
     batch_size : int, default=256
         Pairs per step; the other pairs of a batch are the negatives. When it
-        exceeds the number of samples it is reduced to ``n_samples`` with a
-        warning.
+        exceeds the number of training pairs it is reduced to that number with
+        a warning.
 
     max_epochs : int, default=100
-        Passes over the training data in :meth:`fit`.
+        Passes over the training pairs in :meth:`fit`.
 
     max_steps : int, default=None
-        Length of the learning-rate schedule in optimiser steps. ``None``: in
-        :meth:`fit`, ``max_epochs`` times the batches per epoch; in
-        :meth:`partial_fit` (length unknown), constant after the warmup.
+        Cap on the number of optimiser steps. :meth:`fit` takes
+        ``min(max_epochs * batches_per_epoch, max_steps)`` steps (the last
+        epoch may be cut short) and its learning-rate schedule spans exactly
+        those steps. In :meth:`partial_fit` it is the length of the schedule
+        and the total over all calls; ``None`` there means no cap and a
+        constant rate after the warmup.
 
     lr : float, default=2e-3
         Peak learning rate.
 
     lr_schedule : {"cosine", "constant"}, default="cosine"
-        Linear warmup followed by a cosine decay to zero over the schedule, or
-        warmup followed by a constant rate.
+        Linear warmup followed by a cosine decay to zero at the end of the
+        schedule, or warmup followed by a constant rate.
 
     warmup : float, default=0.02
         Warmup length as a fraction of the schedule (of 5000 steps when its
-        length is unknown), or a number of steps when ≥ 1.
+        length is unknown) when below 1, else a number of steps.
 
     weight_decay : float, default=0.0
         Weight decay of the optimiser.
 
-    early_stopping : bool or int, default=False
-        Stop when the epoch's training loss has not improved by a relative
-        1e-4 for 10 epochs (or for the given number of epochs when an int).
-        There is no validation split: the training loss is monitored.
+    early_stopping : bool, default=False
+        Whether :meth:`fit` sets aside ``validation_fraction`` of the pairs
+        (drawn with ``random_state``) and stops when their score (see
+        :meth:`score`: top-1 retrieval accuracy, comparable across
+        temperatures) has not improved by more than 1e-4 for
+        ``n_iter_no_change`` epochs. The weights of the best epoch are
+        restored. Ignored by :meth:`partial_fit`.
+
+    validation_fraction : float, default=0.1
+        Fraction of the pairs held out for early stopping. Only used when
+        ``early_stopping=True``.
+
+    n_iter_no_change : int, default=10
+        Epochs without improvement of the validation score before stopping.
+        Only used when ``early_stopping=True``.
 
     callbacks : list of skorch callbacks, default=None
         Extra :mod:`skorch.callbacks` added to the net, as instances or
@@ -137,15 +159,17 @@ class MultimodalContrastiveEncoder(
         0 is silent, 1 prints one line per epoch, 2 adds a progress bar.
 
     device : str, default="auto"
-        Torch device; ``"auto"`` picks ``"cuda"`` when available.
+        Torch device such as ``"cpu"``, ``"cuda"`` or ``"cuda:1"``;
+        ``"auto"`` picks ``"cuda"`` when available.
 
     random_state : int, RandomState instance or None, default=None
-        Seeds weight initialisation and batch shuffling. Pass an int for
-        reproducible results across calls.
+        Seeds weight initialisation, batch shuffling and the validation
+        split. Pass an int for reproducible results across calls.
 
-    output : {"x", "t", "both", "mean"}, default="x"
-        What :meth:`transform` returns: the x representation, the t
-        representation, both side by side ``[z_x | z_t]``, or their mean.
+    representation : {"x", "t", "both", "mean"}, default="x"
+        Which modality's representation :meth:`transform` returns: the x
+        representation, the t representation, both side by side
+        ``[z_x | z_t]``, or their mean.
 
     Attributes
     ----------
@@ -154,23 +178,30 @@ class MultimodalContrastiveEncoder(
         :class:`sklcm.nn.TwoTowerMLP`.
 
     history_ : skorch.History
-        Per-epoch records, e.g. ``history_[:, "train_loss"]``.
+        Per-epoch records, e.g. ``history_[:, "train_loss"]``; with
+        ``early_stopping=True`` also the validation curve
+        ``history_[:, "valid_score"]``.
 
     temperature_ : float
         Temperature at the end of training.
 
     n_iter_ : int
-        Number of epochs run (in :meth:`fit`) or chunks seen (in
+        Number of epochs run (in :meth:`fit`) or chunks trained on (in
         :meth:`partial_fit`).
 
     n_steps_ : int
         Number of optimiser steps taken.
 
+    best_validation_score_ : float
+        Best validation score, whose weights the encoder holds. Only with
+        ``early_stopping=True``.
+
     batch_size_ : int
         Batch size actually used.
 
     device_ : str
-        Device used for training.
+        Device the model is on (``"cpu"`` after a model trained on CUDA is
+        unpickled on a machine without CUDA).
 
     n_features_in_ : int
         Number of features seen during :term:`fit`.
@@ -187,8 +218,14 @@ class MultimodalContrastiveEncoder(
     Notes
     -----
     Inputs are standardised per feature inside each tower with statistics of
-    the first data seen. Training uses float32; :meth:`transform` returns the
-    input's dtype.
+    the first training pairs seen. Training uses float32; :meth:`transform`
+    returns the input's float dtype (integer input becomes float64). ``X`` is
+    never copied as a whole: batches are gathered from it one at a time (on a
+    GPU, through pinned memory above a size threshold), so ``fit`` works from
+    a :class:`numpy.memmap`.
+
+    A call to :meth:`fit` or :meth:`partial_fit` that raises leaves the
+    encoder exactly as it was before the call.
 
     References
     ----------
@@ -233,13 +270,22 @@ class MultimodalContrastiveEncoder(
         "lr_schedule": [StrOptions({"cosine", "constant"})],
         "warmup": [Interval(Real, 0, None, closed="left")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
-        "early_stopping": ["boolean", Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "callbacks": [list, None],
         "verbose": ["verbose"],
         "device": [str, torch.device],
         "random_state": ["random_state"],
-        "output": [StrOptions({"x", "t", "both", "mean"})],
+        "representation": [StrOptions({"x", "t", "both", "mean"})],
     }
+
+    # The skorch net class and extra keyword arguments for it; subclasses
+    # (e.g. a multi-GPU encoder) override both.
+    _net_class = ContrastiveNet
+
+    # Pairs per block of the retrieval score (``score`` and early stopping).
+    _score_block_size = 256
 
     def __init__(
         self,
@@ -261,11 +307,13 @@ class MultimodalContrastiveEncoder(
         warmup=0.02,
         weight_decay=0.0,
         early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
         callbacks=None,
         verbose=0,
         device="auto",
         random_state=None,
-        output="x",
+        representation="x",
     ):
         self.n_components = n_components
         self.split = split
@@ -284,21 +332,29 @@ class MultimodalContrastiveEncoder(
         self.warmup = warmup
         self.weight_decay = weight_decay
         self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
         self.callbacks = callbacks
         self.verbose = verbose
         self.device = device
         self.random_state = random_state
-        self.output = output
+        self.representation = representation
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
-        """Train both towers on paired data.
+        """Train both towers on paired data from scratch.
+
+        Takes ``min(max_epochs * batches_per_epoch, max_steps)`` optimiser
+        steps; the learning-rate schedule spans exactly these steps. With
+        ``early_stopping=True`` a validation split is held out and training
+        may stop earlier (best weights restored).
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
             Paired observations ``[x | t]``; the first ``split`` columns are x.
+            May be a :class:`numpy.memmap`: it is read batch by batch.
         y : Ignored
             Not used, present for API consistency by convention (so that
             :class:`~sklearn.model_selection.GridSearchCV` can pass true
@@ -312,16 +368,30 @@ class MultimodalContrastiveEncoder(
         previous = self._pop_fitted_state()
         try:
             X = self._validate_X(X, reset=True)
-            self._initialize(X, total_steps=self._fit_total_steps(len(X)))
-            self._train(X, epochs=self.max_epochs)
-        except DivergenceError as exc:
+            rng = check_random_state(self.random_state)
+            seed = int(rng.randint(2**31 - 1))
+            train, valid = self._split_validation(len(X), rng)
+            batch_size = self._check_batch_size(len(train))
+            steps = self.max_epochs * len(batch_starts(len(train), batch_size))
+            if self.max_steps is not None:
+                steps = min(steps, self.max_steps)
+            self._initialize(
+                X,
+                train,
+                seed=seed,
+                batch_size=batch_size,
+                schedule=(steps, self.lr_schedule),
+                validation=valid is not None,
+            )
+            self._train(X, train, steps, valid)
+        except BaseException as exc:
             self._pop_fitted_state()
-            raise ValueError(f"Training diverged: {exc}") from exc
-        except BaseException:
-            self._pop_fitted_state()
-            self.__dict__.update(previous)  # a bad call loses no fitted state
+            self.__dict__.update(previous)  # a failed call loses no fitted state
+            _raise_divergence(exc)
             raise
-        self.n_iter_ = len(self.net_.history)
+        self.n_iter_ = len(self.history_)
+        if valid is not None:
+            self.best_validation_score_ = self._callback("validation").best_score_
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -329,9 +399,18 @@ class MultimodalContrastiveEncoder(
         """Continue training with one pass over a chunk of pairs.
 
         The first call initialises the towers (input standardisation uses this
-        chunk's statistics), the optimiser and the learning-rate schedule;
-        later calls keep them, so a stream of fresh chunks is trained like
-        one long run. :meth:`fit` starts over.
+        chunk's statistics), the optimiser and a learning-rate schedule of
+        ``max_steps`` steps; later calls keep them, so a stream of fresh
+        chunks is trained like one long run. :meth:`fit` starts over.
+
+        Training never goes past the end of the schedule: a pass is cut at
+        ``max_steps`` total steps, and once ``n_steps_`` has reached
+        ``max_steps``, or the end of the cosine schedule of a preceding
+        :meth:`fit`, the call warns with a
+        :class:`~sklearn.exceptions.ConvergenceWarning` and leaves the
+        encoder unchanged (it would otherwise train at a learning rate of 0).
+        With ``lr_schedule="constant"`` and ``max_steps=None`` there is no
+        end. ``early_stopping`` is ignored here.
 
         Parameters
         ----------
@@ -346,30 +425,57 @@ class MultimodalContrastiveEncoder(
             The updated encoder.
         """
         first = not hasattr(self, "net_")
-        X = self._validate_X(X, reset=first)
-        if first:
-            self._initialize(X, total_steps=self.max_steps)
-            self.n_iter_ = 0
         snapshot = None if first else self._snapshot()
         try:
-            self._train(X, epochs=1)
-        except DivergenceError as exc:
-            self._pop_fitted_state() if first else self._restore(snapshot)
-            raise ValueError(
-                f"Training diverged: {exc} The encoder keeps its state from "
-                "before this call."
-            ) from exc
+            X = self._validate_X(X, reset=first)
+            rows = _row_indices(len(X))
+            if first:
+                seed = int(check_random_state(self.random_state).randint(2**31 - 1))
+                decay = self.lr_schedule if self.max_steps is not None else "constant"
+                self._initialize(
+                    X,
+                    rows,
+                    seed=seed,
+                    batch_size=self._check_batch_size(len(X)),
+                    schedule=(self.max_steps, decay),
+                    validation=False,
+                )
+                self.n_iter_ = 0
+            steps = min(len(batch_starts(len(X), self.batch_size_)), self._steps_left())
+            if steps <= 0:
+                self._warn_schedule_ended()
+                return self
+            self._train(X, rows, steps)
+        except BaseException as exc:
+            if first:
+                self._pop_fitted_state()
+            else:
+                self._restore(snapshot)
+            _raise_divergence(exc)
+            raise
         self.n_iter_ += 1
         return self
 
-    def _fit_total_steps(self, n_samples):
-        if self.max_steps is not None:
-            return self.max_steps
-        batch_size = min(self.batch_size, n_samples)
-        return self.max_epochs * len(batch_starts(n_samples, batch_size))
+    def _steps_left(self):
+        """Steps until ``max_steps`` or the end of a decaying schedule."""
+        ends = [e for e in (self.max_steps, self._callback("lr_schedule").end) if e]
+        return min(ends) - self.n_steps_ if ends else np.inf
+
+    def _warn_schedule_ended(self):
+        end = self._callback("lr_schedule").end
+        warnings.warn(
+            f"partial_fit did not train: the encoder has taken n_steps_="
+            f"{self.n_steps_} steps, the end of its training (max_steps="
+            f"{self.max_steps}, end of the {self.lr_schedule!r} learning-rate "
+            f"schedule: {end}); further steps would run at learning rate 0 or "
+            "past the cap. Call fit to train again, or stream into a clone with "
+            "a larger max_steps (or lr_schedule='constant').",
+            ConvergenceWarning,
+            stacklevel=4,  # the caller of partial_fit
+        )
 
     def _validate_X(self, X, *, reset):
-        X = validate_data(self, X, reset=reset, dtype=[np.float32, np.float64])
+        X = validate_data(self, X, reset=reset, dtype=[np.float64, np.float32])
         n_samples, n_features = X.shape
         if n_features < 2:
             raise ValueError(
@@ -385,23 +491,45 @@ class MultimodalContrastiveEncoder(
         check_split(self.split, n_features)
         return X
 
-    def _initialize(self, X, *, total_steps):
+    def _split_validation(self, n_samples, rng):
+        """Training and validation row indices (sorted); no validation rows
+        unless ``early_stopping``."""
+        if not self.early_stopping:
+            return _row_indices(n_samples), None
+        n_valid = int(np.ceil(self.validation_fraction * n_samples))
+        if n_valid < 2 or n_samples - n_valid < 2:
+            raise ValueError(
+                f"validation_fraction={self.validation_fraction} with n_samples="
+                f"{n_samples} leaves {n_valid} validation and {n_samples - n_valid} "
+                "training pairs; early stopping needs at least 2 of each. Pass more "
+                "pairs, another validation_fraction, or early_stopping=False."
+            )
+        order = rng.permutation(_row_indices(n_samples))
+        return np.sort(order[n_valid:]), np.sort(order[:n_valid])
+
+    def _net_params(self):
+        """Extra keyword arguments for ``_net_class`` (none here)."""
+        return {}
+
+    def _similarity(self):
+        return "cosine" if self.latent_space == "sphere" else "lp"
+
+    def _initialize(self, X, rows, *, seed, batch_size, schedule, validation):
         """Build the module, criterion and skorch net, then set fitted attributes.
 
         Nothing is assigned to ``self`` before every step has succeeded.
         """
         device = resolve_device(self.device)
-        batch_size = self._check_batch_size(len(X))
         hidden = self._hidden_layer_sizes()
-        callbacks = self._callbacks(total_steps)
-        seed = int(check_random_state(self.random_state).randint(2**31 - 1))
+        callbacks = self._callbacks(schedule, validation)
         criterion = SymmetricInfoNCE(
             self._temperature(),
             self.learn_temperature,
-            similarity="cosine" if self.latent_space == "sphere" else "lp",
+            similarity=self._similarity(),
             p=self.p,
         )
         opt, opt_kwargs = _OPTIMIZERS[self.optimizer]
+        mean, std = _column_moments(X, rows)
         with seeded(seed, device):
             module = TwoTowerMLP(
                 self.split,
@@ -411,8 +539,12 @@ class MultimodalContrastiveEncoder(
                 activation=self.activation,
                 latent_space=self.latent_space,
             )
-            module.set_standardization(as_float_tensor(X))
-            net = ContrastiveNet(
+            for tower, cols in (
+                (module.tower_x, slice(None, self.split)),
+                (module.tower_t, slice(self.split, None)),
+            ):
+                tower._set_moments(mean[cols], std[cols])
+            net = self._net_class(
                 module,
                 criterion,
                 optimizer=opt,
@@ -425,11 +557,13 @@ class MultimodalContrastiveEncoder(
                 verbose=self.verbose,
                 optimizer__weight_decay=self.weight_decay,
                 **{f"optimizer__{k}": v for k, v in opt_kwargs.items()},
+                **self._net_params(),
             ).initialize()
         self._seed = seed
-        self.device_, self.batch_size_ = device, batch_size
+        self.device_, self.batch_size_ = str(net.device), batch_size
         self.net_, self.history_ = net, net.history
         self.n_steps_ = 0
+        self.temperature_ = criterion.temperature
 
     def _temperature(self):
         if self.temperature != "auto":
@@ -438,14 +572,17 @@ class MultimodalContrastiveEncoder(
 
     def _hidden_layer_sizes(self):
         sizes = np.atleast_1d(np.asarray(self.hidden_layer_sizes))
+        if sizes.size == 0:
+            return ()  # a linear tower
         if (
             sizes.ndim != 1
             or not np.issubdtype(sizes.dtype, np.integer)
-            or (sizes.size and sizes.min() < 1)
+            or sizes.min() < 1
         ):
             raise ValueError(
-                "hidden_layer_sizes must be a sequence of positive ints, got "
-                f"{self.hidden_layer_sizes!r}; e.g. hidden_layer_sizes=(256, 256)."
+                "hidden_layer_sizes must be a sequence of positive ints (or () for "
+                f"a linear tower), got {self.hidden_layer_sizes!r}; e.g. "
+                "hidden_layer_sizes=(256, 256)."
             )
         return tuple(int(s) for s in sizes)
 
@@ -453,34 +590,29 @@ class MultimodalContrastiveEncoder(
         if self.batch_size <= n_samples:
             return self.batch_size
         warnings.warn(
-            f"batch_size={self.batch_size} is larger than the {n_samples} samples; "
-            f"using batch_size={n_samples}. Pass a smaller batch_size to silence "
-            "this warning.",
+            f"batch_size={self.batch_size} is larger than the {n_samples} training "
+            f"pairs; using batch_size={n_samples}. Pass a smaller batch_size to "
+            "silence this warning.",
             UserWarning,
-            stacklevel=3,
+            stacklevel=4,  # the caller of fit / partial_fit
         )
         return n_samples
 
-    def _callbacks(self, total_steps):
+    def _callbacks(self, schedule, validation):
+        total_steps, decay = schedule
         callbacks = [
-            (
-                "lr_schedule",
-                WarmupCosineLR(
-                    total_steps if self.lr_schedule == "cosine" else None, self.warmup
-                ),
-            ),
+            ("lr_schedule", WarmupCosineLR(total_steps, self.warmup, decay=decay)),
             ("stop_on_divergence", StopOnDivergence()),
         ]
-        if self.early_stopping is not False:
-            patience = 10 if self.early_stopping is True else int(self.early_stopping)
+        if validation:
             callbacks.append(
                 (
-                    "early_stopping",
-                    EarlyStopping(
-                        monitor="train_loss",
-                        patience=patience,
-                        threshold=1e-4,
-                        sink=print if self.verbose else (lambda *a: None),
+                    "validation",
+                    ValidationMonitor(
+                        self.n_iter_no_change,
+                        self._similarity(),
+                        self.p,
+                        self._score_block_size,
                     ),
                 )
             )
@@ -495,38 +627,54 @@ class MultimodalContrastiveEncoder(
             callbacks.append(copy.deepcopy(cb))
         return callbacks
 
-    def _train(self, X, *, epochs):
-        device = self.net_.device  # a CPU fallback after unpickling is honoured
-        Xt = as_float_tensor(X, device)
+    def _train(self, X, rows, steps, valid_rows=None):
+        """Take exactly ``steps`` optimiser steps over ``rows`` of ``X``."""
+        net = self.net_
+        device = net.device  # a CPU fallback after unpickling is honoured
+        per_epoch = len(batch_starts(len(rows), self.batch_size_))
+        data = PairData(device_rows(X, device), rows, steps, valid_rows)
         with seeded(self._seed + self.n_steps_, device):
-            self.net_.partial_fit(Xt, epochs=epochs)
-        self.n_steps_ = self._schedule().step_
-        self.temperature_ = self.net_.criterion_.temperature
+            net.partial_fit(data, epochs=math.ceil(steps / per_epoch))
+        self.n_steps_ = self._callback("lr_schedule").step_
+        self.temperature_ = net.criterion_.temperature
 
-    def _schedule(self):
-        return dict(self.net_.callbacks_)["lr_schedule"]
+    def _callback(self, name):
+        return dict(self.net_.callbacks_)[name]
 
     def _snapshot(self):
-        return copy.deepcopy(
+        """Everything a failed ``partial_fit`` must put back."""
+        net = self.net_
+        attrs = {k: v for k, v in vars(self).items() if k.endswith("_")}
+        states = copy.deepcopy(
             (
-                self.net_.module_.state_dict(),
-                self.net_.criterion_.state_dict(),
-                self.net_.optimizer_.state_dict(),
-                self._schedule().__dict__,
+                net.module_.state_dict(),
+                net.criterion_.state_dict(),
+                net.optimizer_.state_dict(),
+                self._callback("lr_schedule").__dict__,
             )
         )
+        return attrs, states, len(net.history)
 
     def _restore(self, snapshot):
-        module, criterion, optimizer, schedule = snapshot
-        self.net_.module_.load_state_dict(module)
-        self.net_.criterion_.load_state_dict(criterion)
-        self.net_.optimizer_.load_state_dict(optimizer)
-        self._schedule().__dict__.update(schedule)
+        attrs, (module, criterion, optimizer, schedule), n_epochs = snapshot
+        self.__dict__.update(attrs)
+        net = self.net_
+        net.module_.load_state_dict(module)
+        net.criterion_.load_state_dict(criterion)
+        net.optimizer_.load_state_dict(optimizer)
+        self._callback("lr_schedule").__dict__.update(schedule)
+        del net.history[n_epochs:]
 
     def _pop_fitted_state(self):
         """Remove and return every fitted attribute (and the private seed)."""
         names = [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]
         return {k: self.__dict__.pop(k) for k in [*names, "_seed"] if k in vars(self)}
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "net_" in vars(self):
+            # skorch moves a CUDA net to the CPU when CUDA is missing
+            self.device_ = str(self.net_.device)
 
     # ------------------------------------------------------------ transform
     def transform(self, X):
@@ -539,19 +687,27 @@ class MultimodalContrastiveEncoder(
 
         Returns
         -------
-        Z : ndarray of shape (n_samples, n_components) or \
+        Z : ndarray of shape (n_samples, n_components) or \\
                 (n_samples, 2 * n_components)
-            Representation selected by ``output``, in the dtype of ``X``.
+            Representation selected by ``representation``, in the float dtype
+            of ``X``.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=[np.float32, np.float64])
+        X = self._check_X(X)
         x, t = X[:, : self.split], X[:, self.split :]
-        if self.output == "x":
+        if self.representation == "x":
             return self._encode(x, "x")
-        if self.output == "t":
+        if self.representation == "t":
             return self._encode(t, "t")
         z_x, z_t = self._encode(x, "x"), self._encode(t, "t")
-        return np.hstack([z_x, z_t]) if self.output == "both" else (z_x + z_t) / 2
+        if self.representation == "both":
+            return np.hstack([z_x, z_t])
+        return (z_x + z_t) / 2
+
+    def _check_X(self, X, **kwargs):
+        return validate_data(
+            self, X, reset=False, dtype=[np.float64, np.float32], **kwargs
+        )
 
     def encode(self, X_m, modality="x"):
         """Encode one modality alone (e.g. images without captions).
@@ -567,12 +723,12 @@ class MultimodalContrastiveEncoder(
         Returns
         -------
         Z : ndarray of shape (n_samples, n_components)
-            The representation, in the dtype of ``X_m``.
+            The representation, in the float dtype of ``X_m``.
         """
         check_is_fitted(self)
         if modality not in ("x", "t"):
             raise ValueError(f"modality must be 'x' or 't', got {modality!r}.")
-        X_m = check_array(X_m, dtype=[np.float32, np.float64], input_name="X_m")
+        X_m = check_array(X_m, dtype=[np.float64, np.float32], input_name="X_m")
         width = self.split if modality == "x" else self.n_features_in_ - self.split
         if X_m.shape[1] != width:
             raise ValueError(
@@ -597,50 +753,114 @@ class MultimodalContrastiveEncoder(
         ]
         return np.concatenate(parts).astype(X_m.dtype, copy=False)
 
-    @torch.no_grad()
-    def score(self, X, y=None):
-        """Negative symmetric InfoNCE loss on ``X`` (higher is better).
+    def _encode_pairs(self, X):
+        X = self._check_X(X, ensure_min_samples=2)
+        return self._encode(X[:, : self.split], "x"), self._encode(
+            X[:, self.split :], "t"
+        )
 
-        Computed over consecutive batches of ``batch_size_`` pairs, so that
-        unsupervised model selection (e.g. ``GridSearchCV`` without ``scoring``)
-        compares encoders on held-out pairs.
+    def score(self, X, y=None):
+        """Top-1 cross-modal retrieval accuracy on held-out pairs (higher is better).
+
+        The pairs of ``X`` are cut into consecutive blocks of 256 (all pairs
+        when fewer); in each block every x representation retrieves its most
+        similar t representation and vice versa, with the similarity of the
+        geometry (cosine on the sphere, minus the :math:`L_p` distance on the
+        box). See :func:`sklcm.metrics.retrieval_accuracy`. The score depends
+        neither on the temperature nor on the batch size, so ``GridSearchCV``
+        without ``scoring`` compares encoders trained with different ones.
+        Chance level is 1/256.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Paired observations ``[x | t]``.
+            Paired observations ``[x | t]``, at least 2.
         y : Ignored
             Not used, present for API consistency by convention.
 
         Returns
         -------
         score : float
-            Minus the mean batch loss.
+            Fraction of correct retrievals over both directions, in [0, 1].
         """
         check_is_fitted(self)
-        X = validate_data(
-            self, X, reset=False, dtype=[np.float32, np.float64], ensure_min_samples=2
+        z_x, z_t = self._encode_pairs(X)
+        return label_free_score(
+            z_x, z_t, self._similarity(), self.p, self._score_block_size
         )
-        z_x = torch.as_tensor(
-            self._encode(X[:, : self.split], "x"), dtype=torch.float32
-        )
-        z_t = torch.as_tensor(
-            self._encode(X[:, self.split :], "t"), dtype=torch.float32
+
+    @torch.no_grad()
+    def infonce_loss(self, X):
+        """Symmetric InfoNCE loss on ``X`` at the encoder's temperature.
+
+        The training objective, averaged over consecutive batches of
+        ``batch_size_`` pairs. It depends on the temperature and the batch
+        size: compare encoders with :meth:`score` instead.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Paired observations ``[x | t]``, at least 2.
+
+        Returns
+        -------
+        loss : float
+            Mean batch loss (lower is better).
+        """
+        check_is_fitted(self)
+        z_x, z_t = (
+            torch.as_tensor(z, dtype=torch.float32) for z in self._encode_pairs(X)
         )
         criterion = copy.deepcopy(self.net_.criterion_).cpu()
         bs = self.batch_size_
         losses = [
             float(criterion(z_x[s : s + bs], z_t[s : s + bs]))
-            for s in batch_starts(len(X), bs)
+            for s in batch_starts(len(z_x), bs)
         ]
-        return -float(np.mean(losses))
+        return float(np.mean(losses))
 
     @property
     def _n_features_out(self):
-        return 2 * self.n_components if self.output == "both" else self.n_components
+        if self.representation == "both":
+            return 2 * self.n_components
+        return self.n_components
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         # training runs in float32; transform returns the input's float dtype
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+
+def _raise_divergence(exc):
+    """Turn a diverged training run into a ValueError (after the rollback)."""
+    if isinstance(exc, DivergenceError):
+        raise ValueError(
+            f"Training diverged: {exc} The encoder keeps its state from before "
+            "this call."
+        ) from exc
+
+
+def _row_indices(n_samples):
+    """``arange(n_samples)`` in the smallest integer type that holds it (the
+    indices of a large memory-mapped ``X`` are themselves large)."""
+    return np.arange(n_samples, dtype=np.int32 if n_samples < 2**31 else np.int64)
+
+
+def _column_moments(X, rows):
+    """Per-column mean and standard deviation (ddof=1) of ``X[rows]``.
+
+    Computed in float64 over chunks of rows (Chan et al.'s pairwise update),
+    so a memory-mapped ``X`` is never loaded or converted as a whole.
+    """
+    n, mean, m2 = 0, np.zeros(X.shape[1]), np.zeros(X.shape[1])
+    for start in range(0, len(rows), _CHUNK_ROWS):
+        block = np.asarray(X[rows[start : start + _CHUNK_ROWS]], dtype=np.float64)
+        n_b, mean_b = len(block), block.mean(axis=0)
+        m2_b = ((block - mean_b) ** 2).sum(axis=0)
+        delta = mean_b - mean
+        total = n + n_b
+        mean = mean + delta * n_b / total
+        m2 = m2 + m2_b + delta**2 * n * n_b / total
+        n = total
+    return mean, np.sqrt(m2 / max(n - 1, 1))

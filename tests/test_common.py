@@ -30,7 +30,19 @@ def _tested_estimators():
     fast = dict(hidden_layer_sizes=(8,), max_epochs=2, batch_size=16, random_state=0)
     yield MultimodalContrastiveEncoder(split=1, **fast)
     yield MultimodalContrastiveEncoder(
-        split=1, latent_space="box", output="both", learn_temperature=True, **fast
+        split=1,
+        latent_space="box",
+        representation="both",
+        learn_temperature=True,
+        **fast,
+    )
+    # validation split, early stopping and best-weight restoration
+    yield MultimodalContrastiveEncoder(
+        split=1,
+        early_stopping=True,
+        validation_fraction=0.2,
+        n_iter_no_change=1,
+        **fast,
     )
 
 

@@ -25,7 +25,7 @@ def test_coupled_ica_disentangles_sphere_encoder_features():
         n_components=5,
         split=info.split,
         latent_space="sphere",
-        output="both",
+        representation="both",
         hidden_layer_sizes=(128, 128, 128),
         max_epochs=10,
         random_state=0,

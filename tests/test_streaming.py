@@ -1,14 +1,12 @@
 """Streaming training: partial_fit over fresh chunks or memory-mapped shards."""
 
-import tracemalloc
-
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 
 from sklcm import MultimodalContrastiveEncoder
 from sklcm.datasets import LatentPartialCausalSampler
 from sklcm.metrics import linear_r2_score
-from sklcm.utils import iter_chunks
 
 SMALL = dict(hidden_layer_sizes=(16,), batch_size=64, random_state=0)
 
@@ -67,31 +65,81 @@ def test_fit_resets_what_partial_fit_accumulated():
     assert enc.n_iter_ == 1 and enc.n_steps_ == 4
 
 
-def test_streaming_from_memmap_keeps_peak_memory_bounded(tmp_path):
-    sampler = LatentPartialCausalSampler(n_latents=3, random_state=0)
-    n_samples, chunk = 40_000, 4000
-    shard = np.lib.format.open_memmap(
-        tmp_path / "pairs.npy",
-        mode="w+",
-        dtype=np.float64,
-        shape=(n_samples, sum(sampler.n_features)),
-    )
-    for i, (X, _) in enumerate(
-        sampler.stream(chunk, n_chunks=n_samples // chunk, random_state=0)
-    ):
-        shard[i * chunk : (i + 1) * chunk] = X
-    shard.flush()
-    del shard
-    data = np.load(tmp_path / "pairs.npy", mmap_mode="r")
+def test_streaming_past_max_steps_cuts_the_last_chunk_then_warns():
+    """Old bug: past max_steps the cosine ended and chunks trained at lr 0."""
+    sampler = LatentPartialCausalSampler(n_latents=2, random_state=0)
     enc = MultimodalContrastiveEncoder(
-        n_components=3, split=sampler.split, **{**SMALL, "batch_size": 1000}
+        n_components=2, split=sampler.split, max_steps=10, **SMALL
     )
-    enc.partial_fit(data[:chunk])  # first call allocates the model: not counted
-    tracemalloc.start()
-    for X in iter_chunks(data[chunk:], chunk):
+    chunks = [X for X, _ in sampler.stream(256, n_chunks=4, random_state=0)]
+    for X in chunks[:3]:  # 4 steps each: the third chunk is cut after 2
         enc.partial_fit(X)
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    assert enc.n_iter_ == n_samples // chunk
-    # the data set is 1.9 MB; a few chunks of 192 kB each may be alive at once
-    assert peak < data.nbytes / 4, (peak, data.nbytes)
+    assert enc.n_steps_ == 10 and enc.n_iter_ == 3
+    Z = enc.transform(chunks[3])
+    with pytest.warns(ConvergenceWarning, match="max_steps=10"):
+        enc.partial_fit(chunks[3])
+    np.testing.assert_array_equal(enc.transform(chunks[3]), Z)
+    assert enc.n_steps_ == 10 and enc.n_iter_ == 3
+
+
+_PEAK_SCRIPT = """
+import resource, sys, threading, time
+import numpy as np, torch
+torch.set_num_threads(1)
+from sklcm import MultimodalContrastiveEncoder
+
+def anon_kib():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1])
+
+X = np.load(sys.argv[1], mmap_mode="r")
+params = dict(n_components=3, split=3, hidden_layer_sizes=(16,), batch_size=256,
+              max_epochs=1, random_state=0, device="cpu")
+MultimodalContrastiveEncoder(**params).fit(np.asarray(X[:2048]))  # warm-up
+peak, done = [anon_kib()], []
+base = peak[0]
+
+def watch():
+    while not done:
+        peak.append(anon_kib())
+        time.sleep(0.001)
+
+thread = threading.Thread(target=watch)
+thread.start()
+MultimodalContrastiveEncoder(**params).fit(X)
+done.append(True)
+thread.join()
+print((max(peak) - base) * 1024)
+"""
+
+
+def test_fit_from_memmap_keeps_peak_memory_bounded(tmp_path):
+    """Sees torch's and NumPy's allocations: anonymous RSS of a subprocess.
+
+    The old code made a float32 copy of X for the standardisation, another for
+    training and a shuffled one per epoch (0.5x the float64 array each); batches
+    are now gathered from the memory map one at a time.
+    """
+    import subprocess
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("reads /proc/self/status")
+    path = tmp_path / "pairs.npy"
+    X = np.lib.format.open_memmap(
+        path, mode="w+", dtype=np.float64, shape=(200_000, 20)
+    )
+    X[:] = np.random.default_rng(0).random(X.shape)
+    X.flush()
+    nbytes = X.nbytes  # 32 MB
+    del X
+    out = subprocess.run(
+        [sys.executable, "-c", _PEAK_SCRIPT, str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    peak = int(out.stdout.split()[-1])
+    assert peak < 0.5 * nbytes, (peak, nbytes)  # old code: 1.0x

@@ -8,6 +8,7 @@ from ._identifiability import (
     mean_corr_coef,
 )
 from ._plot import IdentifiabilityDisplay
+from ._retrieval import retrieval_accuracy
 from ._scorer import make_identifiability_scorer, mcc_scorer, r2_scorer
 
 __all__ = [
@@ -19,4 +20,5 @@ __all__ = [
     "mcc_scorer",
     "mean_corr_coef",
     "r2_scorer",
+    "retrieval_accuracy",
 ]

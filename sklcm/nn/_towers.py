@@ -1,12 +1,14 @@
 """Encoder towers: standardising MLPs with sphere or box output heads."""
 # License: BSD 3 clause
 
+import functools
+
 import torch
 from torch import nn
 
 _ACTIVATIONS = {
     "relu": nn.ReLU,
-    "leaky_relu": lambda: nn.LeakyReLU(0.01),
+    "leaky_relu": functools.partial(nn.LeakyReLU, 0.01),
     "gelu": nn.GELU,
     "silu": nn.SiLU,
     "elu": nn.ELU,
@@ -91,12 +93,13 @@ class MLPTower(nn.Module):
     n_components : int
         Output dimension.
     hidden_layer_sizes : tuple of int
-        Widths of the hidden layers.
+        Widths of the hidden layers; ``()`` gives a linear tower (one affine
+        map, then the head).
     activation : str
         One of ``"relu"``, ``"leaky_relu"``, ``"gelu"``, ``"silu"``, ``"elu"``,
         ``"tanh"``.
-    head : {"sphere", "box", "none"}
-        Output head.
+    head : {"sphere", "box", "none"}, default="sphere"
+        Output head: L2 normalisation, a bounded box, or none.
 
     Examples
     --------
@@ -110,6 +113,15 @@ class MLPTower(nn.Module):
     def __init__(
         self, in_features, n_components, hidden_layer_sizes, activation, head="sphere"
     ):
+        if activation not in _ACTIVATIONS:
+            raise ValueError(
+                f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}."
+            )
+        if head not in _HEADS:
+            raise ValueError(
+                f"head must be one of {sorted(_HEADS)}, got {head!r}; use "
+                "head='none' for raw outputs."
+            )
         super().__init__()
         self.register_buffer("mean", torch.zeros(in_features))
         self.register_buffer("scale", torch.ones(in_features))
@@ -119,8 +131,7 @@ class MLPTower(nn.Module):
             layers += [nn.Linear(w_in, w_out), _ACTIVATIONS[activation]()]
         layers.append(nn.Linear(widths[-1], n_components))
         self.mlp = nn.Sequential(*layers)
-        heads = {"sphere": SphereHead, "box": lambda: BoxHead(n_components)}
-        self.head = heads.get(head, nn.Identity)()
+        self.head = _HEADS[head](n_components)
 
     @torch.no_grad()
     def set_standardization(self, X):
@@ -131,8 +142,13 @@ class MLPTower(nn.Module):
         X : torch.Tensor of shape (n_samples, in_features)
             Data whose statistics standardise every later input.
         """
-        self.mean.copy_(X.mean(dim=0))
-        std = X.std(dim=0)
+        self._set_moments(X.mean(dim=0), X.std(dim=0))
+
+    @torch.no_grad()
+    def _set_moments(self, mean, std):
+        """Store a per-feature mean and standard deviation (array-likes)."""
+        self.mean.copy_(torch.as_tensor(mean, dtype=self.mean.dtype))
+        std = torch.as_tensor(std, dtype=self.scale.dtype)
         self.scale.copy_(torch.where(std > 1e-12, std, torch.ones_like(std)))
 
     def forward(self, x):
@@ -149,6 +165,13 @@ class MLPTower(nn.Module):
             Representations.
         """
         return self.head(self.mlp((x - self.mean) / self.scale))
+
+
+_HEADS = {
+    "sphere": lambda n_components: SphereHead(),
+    "box": BoxHead,
+    "none": lambda n_components: nn.Identity(),
+}
 
 
 class TwoTowerMLP(nn.Module):

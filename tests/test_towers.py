@@ -1,0 +1,53 @@
+"""Tests of the torch towers in sklcm.nn."""
+
+import pickle
+
+import pytest
+import torch
+from torch import nn
+
+from sklcm.nn import BoxHead, MLPTower, SphereHead, TwoTowerMLP
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(head="spher"), "head must be one of"),
+        (dict(activation="swish"), "activation must be one of"),
+    ],
+)
+def test_typos_raise_clear_errors(kwargs, match):
+    """Old bugs: an unknown head silently gave no head, an unknown activation
+    a bare KeyError."""
+    params = {"hidden_layer_sizes": (4,), "activation": "relu", **kwargs}
+    with pytest.raises(ValueError, match=match):
+        MLPTower(3, 2, **params)
+
+
+@pytest.mark.parametrize(
+    "head, kind", [("sphere", SphereHead), ("box", BoxHead), ("none", nn.Identity)]
+)
+def test_heads(head, kind):
+    tower = MLPTower(3, 2, hidden_layer_sizes=(4,), activation="gelu", head=head)
+    assert isinstance(tower.head, kind)
+
+
+def test_linear_tower_is_one_affine_map():
+    torch.manual_seed(0)
+    tower = MLPTower(3, 2, hidden_layer_sizes=(), activation="relu", head="none")
+    assert [type(m) for m in tower.mlp] == [nn.Linear]
+    x = torch.randn(5, 3)
+    a, b = tower(x), tower(2 * x)
+    # affine: f(2x) - f(x) = f(x) - f(0)
+    torch.testing.assert_close(b - a, a - tower(torch.zeros(1, 3)))
+
+
+def test_standardization_matches_torch_moments_and_towers_pickle():
+    torch.manual_seed(0)
+    X = torch.randn(50, 5) * 3 + 1
+    module = TwoTowerMLP(split=2, n_features=5, n_components=2, hidden_layer_sizes=(4,))
+    module.set_standardization(X)
+    torch.testing.assert_close(module.tower_t.mean, X[:, 2:].mean(0))
+    torch.testing.assert_close(module.tower_t.scale, X[:, 2:].std(0))
+    loaded = pickle.loads(pickle.dumps(module))  # leaky_relu is no lambda
+    torch.testing.assert_close(loaded(X)[0], module(X)[0])
