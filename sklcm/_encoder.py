@@ -211,6 +211,10 @@ class MultimodalContrastiveEncoder(
     (200, 2)
     """
 
+    # the skorch net class built in _initialize, and extra keyword arguments
+    # for it (hooks for subclasses such as sklcm.distributed's)
+    _net_class = ContrastiveNet
+
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "split": [Interval(Integral, 1, None, closed="left"), None],
@@ -412,7 +416,7 @@ class MultimodalContrastiveEncoder(
                 latent_space=self.latent_space,
             )
             module.set_standardization(as_float_tensor(X))
-            net = ContrastiveNet(
+            net = self._net_class(
                 module,
                 criterion,
                 optimizer=opt,
@@ -425,11 +429,16 @@ class MultimodalContrastiveEncoder(
                 verbose=self.verbose,
                 optimizer__weight_decay=self.weight_decay,
                 **{f"optimizer__{k}": v for k, v in opt_kwargs.items()},
+                **self._net_params(),
             ).initialize()
         self._seed = seed
         self.device_, self.batch_size_ = device, batch_size
         self.net_, self.history_ = net, net.history
         self.n_steps_ = 0
+
+    def _net_params(self):
+        """Extra keyword arguments of the skorch net (none here)."""
+        return {}
 
     def _temperature(self):
         if self.temperature != "auto":

@@ -6,6 +6,8 @@ import math
 import torch
 from torch import nn
 
+from ._distributed import _all_gather_with_grad, _check_equal_batch_sizes, _world
+
 
 class SymmetricInfoNCE(nn.Module):
     r"""Symmetric CLIP/InfoNCE loss over in-batch cross-modal negatives.
@@ -82,6 +84,14 @@ class SymmetricInfoNCE(nn.Module):
     def forward(self, u, v):
         """Compute the loss of a batch of pairs ``(u_i, v_i)``.
 
+        In a :mod:`torch.distributed` process group of ``W > 1`` processes,
+        each holding ``N`` local pairs, the other modality is all-gathered
+        with gradients: the local rows of the logits are scored against all
+        ``W * N`` pairs, so the mean of the processes' losses is the loss of
+        the global batch and averaged gradients (as under DDP) are its
+        gradients. Every process must hold the same ``N``. Without a process
+        group this is the single-batch loss.
+
         Parameters
         ----------
         u, v : torch.Tensor of shape (N, n_components)
@@ -92,7 +102,16 @@ class SymmetricInfoNCE(nn.Module):
         loss : torch.Tensor of shape ()
             Mean of the x-to-t and t-to-x cross-entropies.
         """
-        logits = self.logits(u, v)
-        target = torch.arange(logits.shape[0], device=logits.device)
+        rank, world_size = _world()
         ce = nn.functional.cross_entropy
-        return 0.5 * (ce(logits, target) + ce(logits.T, target))
+        if world_size == 1:
+            logits = self.logits(u, v)
+            target = torch.arange(logits.shape[0], device=logits.device)
+            return 0.5 * (ce(logits, target) + ce(logits.T, target))
+        n_local = u.shape[0]
+        _check_equal_batch_sizes(n_local, u.device)
+        # local rows of the global logits, and of their transpose
+        logits_u = self.logits(u, _all_gather_with_grad(v))
+        logits_v = self.logits(_all_gather_with_grad(u), v).T
+        target = torch.arange(n_local, device=u.device) + rank * n_local
+        return 0.5 * (ce(logits_u, target) + ce(logits_v, target))

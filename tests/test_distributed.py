@@ -1,0 +1,266 @@
+"""Gathered negatives in SymmetricInfoNCE, checked with 2 CPU processes on gloo.
+
+One module-scoped run spawns two processes that evaluate every case (each
+branch of the autograd all-gather, a negative control, unequal batches); the
+tests compare their results with a single process on the concatenated batch.
+"""
+# License: BSD 3 clause
+
+import sys
+import time
+import warnings
+from datetime import timedelta
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from sklcm.nn import SymmetricInfoNCE, TwoTowerMLP
+from sklcm.nn import _distributed, _losses
+
+pytestmark = [
+    pytest.mark.distributed,
+    pytest.mark.skipif(
+        not (dist.is_available() and dist.is_gloo_available()),
+        reason="torch.distributed with the gloo backend is not available",
+    ),
+]
+
+WORLD_SIZE = 2
+LOCAL_BATCH = 8
+N_FEATURES, SPLIT = 7, 3
+FC = "torch.distributed._functional_collectives"
+
+# case -> (geometry, which gather is used or how the helper is patched)
+CASES = {
+    "all_gather_single": ("sphere", "all_gather_single"),
+    "box_lp": ("box", "all_gather_single"),
+    "all_gather_tensor_autograd": ("sphere", "all_gather_tensor_autograd"),
+    "nn_functional_all_gather": ("sphere", "nn_functional_all_gather"),
+    "no_functional_collectives": ("sphere", "no_functional_collectives"),
+    "gather_without_grad": ("sphere", "gather_without_grad"),
+    "local_only": ("sphere", "local_only"),
+}
+GATHER_CASES = [c for c in CASES if c not in ("gather_without_grad", "local_only")]
+
+
+def _model_and_loss(geometry):
+    """The same float64 towers and loss (learnable temperature) in every process."""
+    torch.manual_seed(0)
+    module = TwoTowerMLP(
+        SPLIT, N_FEATURES, 3, hidden_layer_sizes=(8,), latent_space=geometry
+    ).double()
+    similarity = "cosine" if geometry == "sphere" else "lp"
+    loss = SymmetricInfoNCE(0.3, learn_temperature=True, similarity=similarity)
+    return module, loss.double()
+
+
+def _global_batch():
+    generator = torch.Generator().manual_seed(1)
+    shape = (WORLD_SIZE * LOCAL_BATCH, N_FEATURES)
+    return torch.randn(shape, generator=generator, dtype=torch.float64)
+
+
+def _loss_and_grads(module, loss_fn, X):
+    loss = loss_fn(*module(X))
+    loss.backward()
+    params = [*module.parameters(), *loss_fn.parameters()]
+    return loss.detach(), [p.grad.detach().clone() for p in params]
+
+
+def _spy(calls, function):
+    def spy(*args, **kwargs):
+        calls.append(1)
+        return function(*args, **kwargs)
+
+    return spy
+
+
+def _gather_without_grad(tensor):
+    """Negative control: a plain all_gather, which records no autograd history."""
+    parts = [torch.empty_like(tensor) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, tensor.contiguous())
+    return torch.cat(parts)
+
+
+def _patch(monkeypatch, how, calls):
+    """Make the gather helper take the branch ``how``, counting its calls."""
+    import torch.distributed._functional_collectives as fc
+    import torch.distributed.nn.functional as nn_functional
+
+    real_single = fc.all_gather_single
+    if how == "all_gather_single":
+        monkeypatch.setattr(fc, "all_gather_single", _spy(calls, real_single))
+    elif how == "all_gather_tensor_autograd":
+        # an older torch: the autograd gather exists only under its old name
+        monkeypatch.delattr(fc, "all_gather_single")
+        monkeypatch.setattr(
+            fc, "all_gather_tensor_autograd", _spy(calls, real_single)
+        )
+    elif how in ("nn_functional_all_gather", "no_functional_collectives"):
+        if how == "nn_functional_all_gather":
+            monkeypatch.delattr(fc, "all_gather_single")
+            monkeypatch.delattr(fc, "all_gather_tensor_autograd")
+        else:
+            monkeypatch.setitem(sys.modules, FC, None)  # import raises ImportError
+        monkeypatch.setattr(
+            nn_functional, "all_gather", _spy(calls, nn_functional.all_gather)
+        )
+    elif how == "gather_without_grad":
+        monkeypatch.setattr(_losses, "_all_gather_with_grad", _gather_without_grad)
+    elif how == "local_only":
+        monkeypatch.setattr(fc, "all_gather_single", _spy(calls, real_single))
+
+
+def _run_case(rank, case):
+    geometry, how = CASES[case]
+    module, loss_fn = _model_and_loss(geometry)
+    X = _global_batch()[rank * LOCAL_BATCH : (rank + 1) * LOCAL_BATCH]
+    calls = []
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _patch(monkeypatch, how, calls)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            if how == "local_only":
+                with _distributed._local_only():
+                    loss, grads = _loss_and_grads(module, loss_fn, X)
+            else:
+                loss, grads = _loss_and_grads(module, loss_fn, X)
+    for grad in grads:  # what DDP does: the mean over the ranks
+        dist.all_reduce(grad)
+        grad /= WORLD_SIZE
+    return {
+        "loss": loss,
+        "grads": grads,
+        "calls": len(calls),
+        "warnings": [str(w.message) for w in caught],
+    }
+
+
+def _unequal_batches(rank):
+    module, loss_fn = _model_and_loss("sphere")
+    X = _global_batch()[: LOCAL_BATCH - rank]
+    try:
+        loss_fn(*module(X))
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def _worker(rank, store, out):
+    torch.set_num_threads(1)
+    dist.init_process_group(
+        "gloo",
+        init_method=f"file://{store}",
+        rank=rank,
+        world_size=WORLD_SIZE,
+        timeout=timedelta(seconds=60),
+    )
+    try:
+        results = {case: _run_case(rank, case) for case in CASES}
+        results["unequal"] = _unequal_batches(rank)
+        results["world"] = _distributed._world()
+        torch.save(results, f"{out}/rank{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+def _spawn(fn, args, timeout=180):
+    """Run ``fn(rank, *args)`` in WORLD_SIZE spawned processes, failing on a hang."""
+    context = mp.start_processes(
+        fn, args=args, nprocs=WORLD_SIZE, join=False, start_method="spawn"
+    )
+    deadline = time.monotonic() + timeout
+    while not context.join(timeout=1):
+        if time.monotonic() > deadline:
+            for process in context.processes:
+                process.kill()
+            pytest.fail(f"the {WORLD_SIZE} gloo processes did not finish in {timeout} s")
+
+
+@pytest.fixture(scope="module")
+def gloo_results(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("gloo")
+    _spawn(_worker, (str(tmp / "store"), str(tmp)))
+    return [torch.load(tmp / f"rank{r}.pt") for r in range(WORLD_SIZE)]
+
+
+def _single_process(geometry):
+    module, loss_fn = _model_and_loss(geometry)
+    return _loss_and_grads(module, loss_fn, _global_batch())
+
+
+def test_ranks_see_the_process_group(gloo_results):
+    assert [r["world"] for r in gloo_results] == [(0, 2), (1, 2)]
+
+
+@pytest.mark.parametrize("case", GATHER_CASES)
+def test_mean_rank_loss_equals_single_process_loss(gloo_results, case):
+    loss, _ = _single_process(CASES[case][0])
+    rank_losses = torch.stack([r[case]["loss"] for r in gloo_results])
+    # the ranks' local losses differ; their mean is the global-batch loss
+    assert not torch.allclose(rank_losses[0], rank_losses[1])
+    torch.testing.assert_close(rank_losses.mean(), loss, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("case", GATHER_CASES)
+def test_averaged_gradients_equal_single_process_gradients(gloo_results, case):
+    _, grads = _single_process(CASES[case][0])
+    for rank in gloo_results:
+        assert len(rank[case]["grads"]) == len(grads)
+        for got, expected in zip(rank[case]["grads"], grads):
+            torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.parametrize("case", GATHER_CASES)
+def test_gather_branch_is_taken_without_warnings(gloo_results, case):
+    for rank in gloo_results:
+        assert rank[case]["calls"] == 2  # one gather per modality
+        assert rank[case]["warnings"] == []
+
+
+def test_gather_without_grad_fails_the_gradient_check(gloo_results):
+    """Negative control: same loss value, wrong gradients."""
+    loss, grads = _single_process("sphere")
+    result = gloo_results[0]["gather_without_grad"]
+    rank_losses = torch.stack([r["gather_without_grad"]["loss"] for r in gloo_results])
+    torch.testing.assert_close(rank_losses.mean(), loss, rtol=1e-12, atol=0)
+    assert not all(
+        torch.allclose(got, expected, rtol=1e-6)
+        for got, expected in zip(result["grads"], grads)
+    )
+
+
+def test_local_only_skips_the_gather(gloo_results):
+    for rank, result in enumerate(gloo_results):
+        assert result["local_only"]["calls"] == 0
+        module, loss_fn = _model_and_loss("sphere")
+        X = _global_batch()[rank * LOCAL_BATCH : (rank + 1) * LOCAL_BATCH]
+        torch.testing.assert_close(result["local_only"]["loss"], loss_fn(*module(X)))
+
+
+def test_unequal_local_batches_raise_on_every_rank(gloo_results):
+    for rank in gloo_results:
+        assert "same local batch size" in rank["unequal"]
+        assert f"from {LOCAL_BATCH - 1} to {LOCAL_BATCH}" in rank["unequal"]
+
+
+def test_world_size_one_runs_the_single_process_code(tmp_path, monkeypatch):
+    import torch.distributed._functional_collectives as fc
+
+    module, loss_fn = _model_and_loss("sphere")
+    X = _global_batch()
+    expected = loss_fn(*module(X))
+    calls = []
+    monkeypatch.setattr(fc, "all_gather_single", _spy(calls, fc.all_gather_single))
+    dist.init_process_group(
+        "gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1
+    )
+    try:
+        assert _distributed._world() == (0, 1)
+        got = loss_fn(*module(X))
+    finally:
+        dist.destroy_process_group()
+    assert calls == []
+    assert torch.equal(got, expected)
