@@ -6,18 +6,21 @@ tests compare their results with a single process on the concatenated batch.
 """
 # License: BSD 3 clause
 
+import os
+import pickle
+import socket
 import sys
 import time
 import warnings
 from datetime import timedelta
 
+import numpy as np
 import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from sklcm.nn import SymmetricInfoNCE, TwoTowerMLP
-from sklcm.nn import _distributed, _losses
+from sklcm.nn import SymmetricInfoNCE, TwoTowerMLP, _distributed, _losses
 
 pytestmark = [
     pytest.mark.distributed,
@@ -95,9 +98,7 @@ def _patch(monkeypatch, how, calls):
     elif how == "all_gather_tensor_autograd":
         # an older torch: the autograd gather exists only under its old name
         monkeypatch.delattr(fc, "all_gather_single")
-        monkeypatch.setattr(
-            fc, "all_gather_tensor_autograd", _spy(calls, real_single)
-        )
+        monkeypatch.setattr(fc, "all_gather_tensor_autograd", _spy(calls, real_single))
     elif how in ("nn_functional_all_gather", "no_functional_collectives"):
         if how == "nn_functional_all_gather":
             monkeypatch.delattr(fc, "all_gather_single")
@@ -176,7 +177,9 @@ def _spawn(fn, args, timeout=180):
         if time.monotonic() > deadline:
             for process in context.processes:
                 process.kill()
-            pytest.fail(f"the {WORLD_SIZE} gloo processes did not finish in {timeout} s")
+            pytest.fail(
+                f"the {WORLD_SIZE} gloo processes did not finish in {timeout} s"
+            )
 
 
 @pytest.fixture(scope="module")
@@ -264,3 +267,93 @@ def test_world_size_one_runs_the_single_process_code(tmp_path, monkeypatch):
         dist.destroy_process_group()
     assert calls == []
     assert torch.equal(got, expected)
+
+
+# ------------------------------------------------- accelerate (skorch mixin)
+E2E_PARAMS = dict(
+    n_components=2,
+    split=2,
+    hidden_layer_sizes=(16,),
+    batch_size=32,
+    max_epochs=2,
+    lr=1e-2,
+    random_state=0,
+)
+
+
+def _e2e_data():
+    from sklcm.datasets import make_latent_partial_causal
+
+    return make_latent_partial_causal(100, n_latents=2, random_state=0)[0]
+
+
+def _accelerate_worker(rank, port, out):
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        RANK=str(rank),
+        LOCAL_RANK=str(rank),
+        WORLD_SIZE=str(WORLD_SIZE),
+        ACCELERATE_USE_CPU="1",
+    )
+    torch.set_num_threads(1)
+    from accelerate import Accelerator
+
+    from sklcm.distributed import AcceleratedContrastiveEncoder
+
+    X = _e2e_data()
+    results = {}
+    for learn_temperature in (False, True):
+        accelerator = Accelerator(cpu=True)
+        enc = AcceleratedContrastiveEncoder(
+            accelerator=accelerator, learn_temperature=learn_temperature, **E2E_PARAMS
+        ).fit(X)
+        results[learn_temperature] = {
+            "Z": enc.transform(X),
+            "loss": enc.history_[:, "train_loss"],
+            "n_steps": enc.n_steps_,
+            "temperature": enc.temperature_,
+            "world": (accelerator.process_index, accelerator.num_processes),
+            "pickled": len(pickle.dumps(enc)),
+        }
+    torch.save(results, f"{out}/accelerate{rank}.pt")
+    dist.destroy_process_group()
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def accelerate_results(tmp_path_factory):
+    pytest.importorskip("accelerate")
+    tmp = tmp_path_factory.mktemp("accelerate")
+    _spawn(_accelerate_worker, (_free_port(), str(tmp)))
+    return [
+        torch.load(tmp / f"accelerate{r}.pt", weights_only=False)
+        for r in range(WORLD_SIZE)
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("learn_temperature", [False, True])
+def test_two_process_accelerate_fit_matches_one_process(
+    accelerate_results, learn_temperature
+):
+    """2 CPU processes (accelerate MULTI_CPU, gloo), global batch 32 = 2 x 16."""
+    from sklcm import MultimodalContrastiveEncoder
+
+    X = _e2e_data()
+    single = MultimodalContrastiveEncoder(
+        learn_temperature=learn_temperature, **E2E_PARAMS
+    ).fit(X)
+    for rank, result in enumerate(accelerate_results):
+        got = result[learn_temperature]
+        assert got["world"] == (rank, WORLD_SIZE)
+        assert got["n_steps"] == single.n_steps_
+        loss = single.history_[:, "train_loss"]
+        np.testing.assert_allclose(got["loss"], loss, rtol=1e-5)
+        np.testing.assert_allclose(got["Z"], single.transform(X), atol=1e-5)
+        assert got["temperature"] == pytest.approx(single.temperature_, rel=1e-5)
