@@ -9,6 +9,7 @@ tests compare their results with a single process on the concatenated batch.
 import os
 import pickle
 import socket
+import subprocess
 import sys
 import time
 import warnings
@@ -357,3 +358,93 @@ def test_two_process_accelerate_fit_matches_one_process(
         np.testing.assert_allclose(got["loss"], loss, rtol=1e-5)
         np.testing.assert_allclose(got["Z"], single.transform(X), atol=1e-5)
         assert got["temperature"] == pytest.approx(single.temperature_, rel=1e-5)
+
+
+def _accelerated(**params):
+    pytest.importorskip("accelerate")
+    from sklcm.distributed import AcceleratedContrastiveEncoder
+
+    return AcceleratedContrastiveEncoder(**{**E2E_PARAMS, **params})
+
+
+@pytest.mark.parametrize("learn_temperature", [False, True])
+def test_accelerated_single_process_fit_equals_base_fit(learn_temperature):
+    from accelerate import Accelerator
+
+    from sklcm import MultimodalContrastiveEncoder
+
+    X = _e2e_data()
+    accelerator = Accelerator(cpu=True)
+    enc = _accelerated(
+        accelerator=accelerator, learn_temperature=learn_temperature
+    ).fit(X)
+    base = MultimodalContrastiveEncoder(
+        learn_temperature=learn_temperature, **E2E_PARAMS
+    ).fit(X)
+    assert enc.net_.accelerator is accelerator
+    assert enc.device_ == "cpu" and enc.n_steps_ == base.n_steps_
+    assert enc.history_[:, "train_loss"] == base.history_[:, "train_loss"]
+    np.testing.assert_array_equal(enc.transform(X), base.transform(X))
+    assert enc.score(X) == base.score(X)
+
+
+def test_accelerated_encoder_clones_and_pickles_after_fit():
+    from sklearn.base import clone
+
+    X = _e2e_data()
+    enc = _accelerated(learn_temperature=True)
+    assert clone(enc).get_params() == enc.get_params()
+    assert "accelerator" in enc.get_params() and "batch_size" in enc.get_params()
+    enc.fit(X)
+    assert type(enc.net_.module_).__name__ == "TwoTowerMLP"  # unwrapped
+    restored = pickle.loads(pickle.dumps(enc))
+    np.testing.assert_array_equal(restored.transform(X), enc.transform(X))
+
+
+def test_accelerated_encoder_is_silent_with_verbose_zero(capsys):
+    _accelerated().fit(_e2e_data())
+    assert capsys.readouterr().out == ""
+
+
+def test_accelerated_encoder_rejects_bad_settings(monkeypatch):
+    from accelerate import Accelerator
+
+    X = _e2e_data()
+    with pytest.raises(TypeError, match="accelerator must be an accelerate"):
+        _accelerated(accelerator="cuda").fit(X)
+    accumulating = Accelerator(cpu=True, gradient_accumulation_steps=2)
+    with pytest.raises(ValueError, match="gradient_accumulation_steps=1"):
+        _accelerated(accelerator=accumulating).fit(X)
+    monkeypatch.setattr(Accelerator, "num_processes", property(lambda self: 3))
+    with pytest.raises(ValueError, match="multiple of the 3 processes"):
+        _accelerated(accelerator=Accelerator(cpu=True)).fit(X)
+
+
+def test_local_shards_split_each_global_batch():
+    from sklcm.distributed._accelerate import _LocalShards
+
+    batches = [(torch.arange(12), None), (torch.arange(12, 19), None)]
+    shards = [list(_LocalShards(batches, rank, 3)) for rank in range(3)]
+    assert [len(s) for s in shards] == [2, 2, 2]
+    first = torch.cat([s[0][0] for s in shards])
+    last = torch.cat([s[1][0] for s in shards])
+    torch.testing.assert_close(first, torch.arange(12))
+    torch.testing.assert_close(last, torch.arange(12, 18))  # cut to 3 x 2 rows
+
+
+def test_base_encoder_never_imports_accelerate():
+    code = (
+        "import sys, numpy as np\n"
+        "import sklcm, sklcm.distributed\n"
+        "from sklcm import MultimodalContrastiveEncoder\n"
+        "X = np.random.RandomState(0).randn(40, 4)\n"
+        "MultimodalContrastiveEncoder(split=2, max_epochs=1, batch_size=20,\n"
+        "                             hidden_layer_sizes=(4,)).fit(X)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'accelerate'))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
