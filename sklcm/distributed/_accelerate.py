@@ -132,83 +132,83 @@ class _AcceleratedContrastiveNet(AccelerateMixin, ContrastiveNet):
 class AcceleratedContrastiveEncoder(MultimodalContrastiveEncoder):
     """Contrastive encoder trained on several processes (GPUs) through accelerate.
 
-        A :class:`~sklcm.MultimodalContrastiveEncoder` whose skorch net trains
-        through Hugging Face `accelerate <https://huggingface.co/docs/accelerate>`_
-        (skorch's :class:`~skorch.hf.AccelerateMixin`): launched with
-        ``accelerate launch`` or ``torchrun``, every process trains on its share of
-        each batch and the InfoNCE loss gathers the representations of all
-        processes, so the negatives, the loss and the gradients are those of one
-        process on the whole batch. Run by plain ``python``, it trains like the
-        base encoder (optionally with the accelerator's mixed precision).
+    A :class:`~sklcm.MultimodalContrastiveEncoder` whose skorch net trains
+    through Hugging Face `accelerate <https://huggingface.co/docs/accelerate>`_
+    (skorch's :class:`~skorch.hf.AccelerateMixin`): launched with
+    ``accelerate launch`` or ``torchrun``, every process trains on its share of
+    each batch and the InfoNCE loss gathers the representations of all
+    processes, so the negatives, the loss and the gradients are those of one
+    process on the whole batch. Run by plain ``python``, it trains like the
+    base encoder (optionally with the accelerator's mixed precision).
 
-        ``batch_size`` is the **global** batch, split evenly across the processes;
-        it must be a multiple of their number. Every process must call :meth:`fit`
-        with the same ``X``; all use the main process's shuffling seed, so
-        ``random_state=None`` is fine.
+    ``batch_size`` is the **global** batch, split evenly across the processes;
+    it must be a multiple of their number. Every process must call :meth:`fit`
+    with the same ``X``; all use the main process's shuffling seed, so
+    ``random_state=None`` is fine.
 
-        Read more in the :ref:`User Guide <scaling>`.
+    Read more in the :ref:`User Guide <scaling>`.
 
-        Parameters
-        ----------
+    Parameters
+    ----------
     %(parameters)s
-        Attributes
-        ----------
-        net_ : skorch.NeuralNet
-            The trained skorch net, with :class:`~skorch.hf.AccelerateMixin`; its
-            ``accelerator`` is the one used. After :meth:`fit` the module and
-            criterion are unwrapped, so the encoder can be pickled.
+    Attributes
+    ----------
+    net_ : skorch.NeuralNet
+        The trained skorch net, with :class:`~skorch.hf.AccelerateMixin`; its
+        ``accelerator`` is the one used. After :meth:`fit` the module and
+        criterion are unwrapped, so the encoder can be pickled.
 
-        device_ : str
-            The accelerator's device of this process.
+    device_ : str
+        The accelerator's device of this process.
 
-        history_ : skorch.History
-            Per-epoch records; ``train_loss`` is the loss of the global batches,
-            the same on every process.
+    history_ : skorch.History
+        Per-epoch records; ``train_loss`` is the loss of the global batches,
+        the same on every process.
 
-        temperature_ : float
-            Temperature at the end of training.
+    temperature_ : float
+        Temperature at the end of training.
 
-        n_iter_ : int
-            Number of epochs run (in :meth:`fit`) or chunks seen (in
-            :meth:`partial_fit`).
+    n_iter_ : int
+        Number of epochs run (in :meth:`fit`) or chunks seen (in
+        :meth:`partial_fit`).
 
-        n_steps_ : int
-            Number of optimiser steps taken.
+    n_steps_ : int
+        Number of optimiser steps taken.
 
-        batch_size_ : int
-            Global batch size actually used.
+    batch_size_ : int
+        Global batch size actually used.
 
-        n_features_in_ : int
-            Number of features seen during :term:`fit`.
+    n_features_in_ : int
+        Number of features seen during :term:`fit`.
 
-        feature_names_in_ : ndarray of shape (`n_features_in_`,)
-            Names of features seen during :term:`fit`. Defined only when `X`
-            has feature names that are all strings.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during :term:`fit`. Defined only when `X`
+        has feature names that are all strings.
 
-        See Also
-        --------
-        sklcm.MultimodalContrastiveEncoder : The single-process encoder.
-        sklcm.nn.SymmetricInfoNCE : The loss, which gathers across processes.
+    See Also
+    --------
+    sklcm.MultimodalContrastiveEncoder : The single-process encoder.
+    sklcm.nn.SymmetricInfoNCE : The loss, which gathers across processes.
 
-        Notes
-        -----
-        Gradient accumulation (``gradient_accumulation_steps > 1``) is rejected:
-        it would change the negatives of each step. The accelerator's
-        ``DataLoaderConfiguration`` (``split_batches``, ``even_batches``) does not
-        apply: the encoder splits its global batches itself and never pads them;
-        a trailing batch is cut to a multiple of the number of processes.
+    Notes
+    -----
+    Gradient accumulation (``gradient_accumulation_steps > 1``) is rejected:
+    it would change the negatives of each step. The accelerator's
+    ``DataLoaderConfiguration`` (``split_batches``, ``even_batches``) does not
+    apply: the encoder splits its global batches itself and never pads them;
+    a trailing batch is cut to a multiple of the number of processes.
 
-        Examples
-        --------
-        >>> from sklcm.datasets import make_latent_partial_causal
-        >>> from sklcm.distributed import AcceleratedContrastiveEncoder
-        >>> X, z, info = make_latent_partial_causal(200, n_latents=2, random_state=0,
-        ...                                         return_info=True)
-        >>> enc = AcceleratedContrastiveEncoder(n_components=2, split=info.split,
-        ...                                     max_epochs=2, hidden_layer_sizes=(16,),
-        ...                                     random_state=0)
-        >>> enc.fit_transform(X).shape
-        (200, 2)
+    Examples
+    --------
+    >>> from sklcm.datasets import make_latent_partial_causal
+    >>> from sklcm.distributed import AcceleratedContrastiveEncoder
+    >>> X, z, info = make_latent_partial_causal(200, n_latents=2, random_state=0,
+    ...                                         return_info=True)
+    >>> enc = AcceleratedContrastiveEncoder(n_components=2, split=info.split,
+    ...                                     batch_size=100, max_epochs=2,
+    ...                                     hidden_layer_sizes=(16,), random_state=0)
+    >>> enc.fit_transform(X).shape
+    (200, 2)
     """
 
     _net_class = _AcceleratedContrastiveNet
@@ -304,7 +304,9 @@ def _extend_signature_and_doc(cls, base):
         "        configuration (``accelerate launch``, ``torchrun``). Training\n"
         "        runs on the accelerator's device; ``device`` is ignored.\n\n"
     )
-    cls.__doc__ = cls.__doc__.replace("%(parameters)s\n", base_doc[start:end] + own_doc)
+    cls.__doc__ = cls.__doc__.replace(
+        "    %(parameters)s\n", base_doc[start:end] + own_doc
+    )
 
 
 _extend_signature_and_doc(AcceleratedContrastiveEncoder, MultimodalContrastiveEncoder)

@@ -35,6 +35,13 @@ class SymmetricInfoNCE(nn.Module):
     p : float, default=1.0
         Order of the norm for ``similarity="lp"``.
 
+    Notes
+    -----
+    In a :mod:`torch.distributed` process group (data-parallel training),
+    the loss gathers the representations of all processes with gradients, so
+    that the negatives are those of the global batch; see :meth:`forward` and
+    the :ref:`scaling` user guide. Without one it is the single-batch loss.
+
     Examples
     --------
     >>> import torch
