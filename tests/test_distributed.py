@@ -6,6 +6,7 @@ tests compare their results with a single process on the concatenated batch.
 """
 # License: BSD 3 clause
 
+import importlib.util
 import os
 import pickle
 import socket
@@ -20,6 +21,7 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklcm.nn import SymmetricInfoNCE, TwoTowerMLP, _distributed, _losses
 
@@ -317,6 +319,11 @@ def _accelerate_worker(rank, port, out):
             "world": (accelerator.process_index, accelerator.num_processes),
             "pickled": len(pickle.dumps(enc)),
         }
+    # two partial_fit calls: the second must train wrapped again (in sync)
+    enc = AcceleratedContrastiveEncoder(
+        accelerator=Accelerator(cpu=True), lr_schedule="constant", **E2E_PARAMS
+    )
+    results["partial_fit"] = [enc.partial_fit(X).transform(X) for _ in range(2)]
     torch.save(results, f"{out}/accelerate{rank}.pt")
     dist.destroy_process_group()
 
@@ -360,6 +367,19 @@ def test_two_process_accelerate_fit_matches_one_process(
         assert got["temperature"] == pytest.approx(single.temperature_, rel=1e-5)
 
 
+@pytest.mark.slow
+def test_two_process_accelerate_partial_fits_stay_in_sync(accelerate_results):
+    from sklcm import MultimodalContrastiveEncoder
+
+    X = _e2e_data()
+    single = MultimodalContrastiveEncoder(lr_schedule="constant", **E2E_PARAMS)
+    expected = [single.partial_fit(X).transform(X) for _ in range(2)]
+    assert np.abs(expected[1] - expected[0]).max() > 1e-3  # the 2nd call trains
+    for result in accelerate_results:
+        for got, want in zip(result["partial_fit"], expected):
+            np.testing.assert_allclose(got, want, atol=1e-5)
+
+
 def _accelerated(**params):
     pytest.importorskip("accelerate")
     from sklcm.distributed import AcceleratedContrastiveEncoder
@@ -386,6 +406,23 @@ def test_accelerated_single_process_fit_equals_base_fit(learn_temperature):
     assert enc.history_[:, "train_loss"] == base.history_[:, "train_loss"]
     np.testing.assert_array_equal(enc.transform(X), base.transform(X))
     assert enc.score(X) == base.score(X)
+
+
+def _accelerated_for_checks():
+    try:
+        from sklcm.distributed import AcceleratedContrastiveEncoder
+    except ImportError:  # pragma: no cover
+        return []
+    fast = dict(hidden_layer_sizes=(8,), max_epochs=2, batch_size=16, random_state=0)
+    return [AcceleratedContrastiveEncoder(split=1, **fast)]
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("accelerate") is None, reason="needs accelerate"
+)
+@parametrize_with_checks(_accelerated_for_checks())
+def test_accelerated_encoder_passes_sklearn_checks(estimator, check):
+    check(estimator)
 
 
 def test_accelerated_encoder_clones_and_pickles_after_fit():

@@ -107,6 +107,14 @@ class _AcceleratedContrastiveNet(AccelerateMixin, ContrastiveNet):
         finally:
             self._criteria = criteria
 
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        # the end of the previous fit or partial_fit unwrapped the module (to
+        # keep the encoder picklable); wrap it again, or the processes would
+        # stop averaging their gradients
+        super().on_train_begin(net, X=X, y=y, **kwargs)
+        if not self._wrapped_with_accelerator:
+            self._initialize_accelerator()
+
     def get_iterator(self, dataset, training=False):
         # the batches are not a DataLoader, so accelerator.prepare would not
         # shard them: each process takes its rows of every global batch
