@@ -318,12 +318,22 @@ def _accelerate_worker(rank, port, out):
             "temperature": enc.temperature_,
             "world": (accelerator.process_index, accelerator.num_processes),
             "pickled": len(pickle.dumps(enc)),
+            "score": enc.score(X),
         }
     # two partial_fit calls: the second must train wrapped again (in sync)
     enc = AcceleratedContrastiveEncoder(
         accelerator=Accelerator(cpu=True), lr_schedule="constant", **E2E_PARAMS
     )
     results["partial_fit"] = [enc.partial_fit(X).transform(X) for _ in range(2)]
+    # random_state=None: the processes still share one shuffling seed
+    params = {**E2E_PARAMS, "random_state": None}
+    enc = AcceleratedContrastiveEncoder(accelerator=Accelerator(cpu=True), **params)
+    results["seed"] = enc.fit(X)._seed
+    # a process with other data is caught on every process
+    try:
+        enc.fit(X[: len(X) - rank])
+    except ValueError as exc:
+        results["other_data"] = str(exc)
     torch.save(results, f"{out}/accelerate{rank}.pt")
     dist.destroy_process_group()
 
@@ -365,6 +375,20 @@ def test_two_process_accelerate_fit_matches_one_process(
         np.testing.assert_allclose(got["loss"], loss, rtol=1e-5)
         np.testing.assert_allclose(got["Z"], single.transform(X), atol=1e-5)
         assert got["temperature"] == pytest.approx(single.temperature_, rel=1e-5)
+
+
+@pytest.mark.slow
+def test_two_process_accelerate_score_seed_and_data_check(accelerate_results):
+    from sklcm import MultimodalContrastiveEncoder
+
+    X = _e2e_data()
+    single = MultimodalContrastiveEncoder(**E2E_PARAMS).fit(X)
+    first, second = accelerate_results
+    for result in accelerate_results:
+        # each process scores the whole X, without gathering duplicates
+        assert result[False]["score"] == pytest.approx(single.score(X), rel=1e-5)
+        assert "Every process must call fit with the same X" in result["other_data"]
+    assert first["seed"] == second["seed"]
 
 
 @pytest.mark.slow
