@@ -2,6 +2,7 @@
 # License: BSD 3 clause
 
 import inspect
+from numbers import Integral
 
 import numpy as np
 from skorch.hf import AccelerateMixin
@@ -151,8 +152,8 @@ class AcceleratedContrastiveEncoder(MultimodalContrastiveEncoder):
 
     ``batch_size`` is the **global** batch, split evenly across the processes;
     it must be a multiple of their number. Every process must call :meth:`fit`
-    with the same ``X``; all use the main process's shuffling seed, so
-    ``random_state=None`` is fine.
+    with the same ``X`` and, with several processes, an int ``random_state``,
+    so that all draw the same shuffling (both are checked).
 
     Read more in the :ref:`User Guide <scaling>`.
 
@@ -233,7 +234,15 @@ class AcceleratedContrastiveEncoder(MultimodalContrastiveEncoder):
         self.accelerator = accelerator
 
     def _net_params(self):
-        return {"accelerator": self._get_accelerator()}
+        accelerator = self._get_accelerator()
+        n_processes = accelerator.num_processes
+        if n_processes > 1 and not isinstance(self.random_state, Integral):
+            raise ValueError(
+                f"With {n_processes} processes, random_state must be an int, got "
+                f"{self.random_state!r}: every process must draw the same "
+                "shuffling (and any other random choice), e.g. random_state=0."
+            )
+        return {"accelerator": accelerator}
 
     def _get_accelerator(self):
         accelerate = _accelerate()
@@ -248,17 +257,14 @@ class AcceleratedContrastiveEncoder(MultimodalContrastiveEncoder):
 
     def _initialize(self, X, *args, **kwargs):
         super()._initialize(X, *args, **kwargs)
-        accelerator = self.net_.accelerator
-        if accelerator.num_processes > 1:
-            utils = _accelerate().utils
-            shapes = utils.gather_object([_fingerprint(X)])
-            if any(s != shapes[0] for s in shapes):
+        if self.net_.accelerator.num_processes > 1:
+            fingerprints = _accelerate().utils.gather_object([_fingerprint(X)])
+            if any(f != fingerprints[0] for f in fingerprints):
                 raise ValueError(
                     "Every process must call fit with the same X (each trains on "
-                    f"its share of every global batch), got {shapes}."
+                    "its share of every global batch); got (shape, first row sum, "
+                    f"last row sum) = {fingerprints}."
                 )
-            # one shuffling seed for all processes, so they share the batches
-            self._seed = utils.broadcast_object_list([self._seed])[0]
         self.device_ = str(self.net_.device)
 
     def score(self, X, y=None):
