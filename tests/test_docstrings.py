@@ -17,6 +17,7 @@ PUBLIC_MODULES = [
     "sklcm.nn",
     "sklcm.utils",
     "sklcm.experiments",
+    "sklcm.distributed",
 ]
 API_RST = Path(__file__).resolve().parents[1] / "docs" / "api.rst"
 

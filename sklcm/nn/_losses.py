@@ -9,6 +9,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._distributed import _all_gather_with_grad, _check_equal_batch_sizes, _world
+
 _SIMILARITIES = ("cosine", "lp")
 
 
@@ -78,6 +80,13 @@ class SymmetricInfoNCE(nn.Module):
         names the argument and, for a misspelt ``similarity``, the closest
         valid value.
 
+    Notes
+    -----
+    In a :mod:`torch.distributed` process group (data-parallel training),
+    the loss gathers the representations of all processes with gradients, so
+    that the negatives are those of the global batch; see :meth:`forward` and
+    the :ref:`scaling` user guide. Without one it is the single-batch loss.
+
     Examples
     --------
     >>> import torch
@@ -129,6 +138,14 @@ class SymmetricInfoNCE(nn.Module):
     def forward(self, u, v):
         """Compute the loss of a batch of pairs ``(u_i, v_i)``.
 
+        In a :mod:`torch.distributed` process group of ``W > 1`` processes,
+        each holding ``N`` local pairs, the other modality is all-gathered
+        with gradients: the local rows of the logits are scored against all
+        ``W * N`` pairs, so the mean of the processes' losses is the loss of
+        the global batch and averaged gradients (as under DDP) are its
+        gradients. Every process must hold the same ``N``. Without a process
+        group this is the single-batch loss.
+
         Parameters
         ----------
         u, v : torch.Tensor of shape (N, n_components)
@@ -139,7 +156,16 @@ class SymmetricInfoNCE(nn.Module):
         loss : torch.Tensor of shape ()
             Mean of the x-to-t and t-to-x cross-entropies.
         """
-        logits = self.logits(u, v)
-        target = torch.arange(logits.shape[0], device=logits.device)
+        rank, world_size = _world()
         ce = nn.functional.cross_entropy
-        return 0.5 * (ce(logits, target) + ce(logits.T, target))
+        if world_size == 1:
+            logits = self.logits(u, v)
+            target = torch.arange(logits.shape[0], device=logits.device)
+            return 0.5 * (ce(logits, target) + ce(logits.T, target))
+        n_local = u.shape[0]
+        _check_equal_batch_sizes(n_local, u.device)
+        # local rows of the global logits, and of their transpose
+        logits_u = self.logits(u, _all_gather_with_grad(v))
+        logits_v = self.logits(_all_gather_with_grad(u), v).T
+        target = torch.arange(n_local, device=u.device) + rank * n_local
+        return 0.5 * (ce(logits_u, target) + ce(logits_v, target))
