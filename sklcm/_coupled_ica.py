@@ -213,7 +213,7 @@ class CoupledLatentICA(
     ICA then looks for the ``n_components`` most non-Gaussian directions (the
     PCA + FastICA pipeline of [1]_ for pretrained embeddings). In coupled mode the
     input is ``[z_x | z_t]``, the two modalities' representations side by side
-    (e.g. an encoder's output with ``output="both"``). Theory says both carry
+    (e.g. an encoder's output with ``representation="both"``). Theory says both carry
     the same linear map of the coupled latents, so ONE unmixing is fitted on
     the rows of both modalities stacked vertically and applied to each; the
     output is ``[s_x | s_t]`` where column ``j`` of ``s_x`` and of ``s_t`` is
