@@ -223,9 +223,7 @@ def _read_array(source, *, name, key):
                     )
                 key = keys[0] if key is None else key
                 if key not in keys:
-                    raise ValueError(
-                        f"{label} has no array {key!r}; it holds {keys}."
-                    )
+                    raise ValueError(f"{label} has no array {key!r}; it holds {keys}.")
                 array = loaded[key]
         else:
             array = loaded
