@@ -7,7 +7,7 @@ on a fixed test set. Prints one line per encoder and, per pair, the Spearman
 correlation of each criterion with the probe and the probe accuracy of the
 criterion's pick against the best labelled pick.
 
-Usage: python benchmarks/study_realdata_tau.py [--quick] [--out FILE]
+Usage: python benchmarks/study_realdata_tau.py [--grid tau|knobs] [--quick]
 """
 # License: BSD 3 clause
 
@@ -115,12 +115,50 @@ def _criteria(enc, X, split, t_raw_std):
     return res
 
 
-def _configs(quick):
-    taus = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
-    towers = {"mlp": (256, 256, 256), "linear": LINEAR}
+def _configs(grid, quick):
+    """Encoder parameter sets of a study grid, as (label, params) pairs."""
+    mlp = (256, 256, 256)
+    if grid == "tau":
+        taus = (0.2, 1.0) if quick else (0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
+        towers = {"mlp": mlp, "linear": LINEAR}
+        return [
+            (f"{name} tau={tau}", {"hidden_layer_sizes": sizes, "temperature": tau})
+            for (name, sizes), tau in itertools.product(towers.items(), taus)
+        ]
+    knobs = {
+        "base": {},
+        "epochs=30": {"max_epochs": 30},
+        "epochs=300": {"max_epochs": 300},
+        "k=20": {"n_components": 20},
+        "k=32": {"n_components": 32},
+        "width=(1024,)": {"hidden_layer_sizes": (1024,)},
+        "width=(64,)*3": {"hidden_layer_sizes": (64, 64, 64)},
+        "wd=1e-2": {"weight_decay": 1e-2, "optimizer": "adamw"},
+    }
     if quick:
-        taus = (0.2, 1.0)
-    return list(itertools.product(towers.items(), taus))
+        knobs = {k: knobs[k] for k in ("base", "k=20")}
+    taus = (1.0,) if quick else (1.0, 2.0)
+    return [
+        (f"{name} tau={tau}", {"hidden_layer_sizes": mlp, "temperature": tau, **p})
+        for (name, p), tau in itertools.product(knobs.items(), taus)
+    ]
+
+
+def _summarize(rows, shots):
+    """Spearman of each criterion with the probe, and the criterion's pick."""
+    keys = [k for k in rows[0] if k != "config" and not k.startswith("acc")]
+    mean_acc = np.array([np.mean([r[f"acc{k}"] for k in shots]) for r in rows])
+    best = int(np.argmax(mean_acc))
+    print(f"best labelled: {rows[best]['config']} mean acc {mean_acc[best]:.1f}")
+    for key in keys:
+        vals = np.array([r[key] for r in rows])
+        rho = spearmanr(vals, mean_acc).statistic
+        pick = int(np.argmax(vals))
+        print(
+            f"  {key:11s} spearman {rho:+.2f}  pick {rows[pick]['config']:22s}"
+            f"  acc {mean_acc[pick]:.1f} (best {mean_acc[best]:.1f})",
+            flush=True,
+        )
 
 
 def main(argv=None):
@@ -129,6 +167,7 @@ def main(argv=None):
     parser.add_argument("--draws", type=int, default=30)
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--n-components", type=int, default=10)
+    parser.add_argument("--grid", choices=["tau", "knobs"], default="tau")
     args = parser.parse_args(argv)
     shots = (1, 5, 10)
     for pair, data in _pairs(args.quick).items():
@@ -142,13 +181,14 @@ def main(argv=None):
         raw = _probe(X[:, :split], y, pool, test, shots, args.draws)
         print(f"## {pair}: raw x view {raw}", flush=True)
         rows = []
-        for (tower, sizes), tau in _configs(args.quick):
+        for label, params in _configs(args.grid, args.quick):
             enc = MultimodalContrastiveEncoder(
-                n_components=args.n_components,
+                **{
+                    "n_components": args.n_components,
+                    "max_epochs": args.epochs,
+                    **params,
+                },
                 split=split,
-                temperature=tau,
-                hidden_layer_sizes=sizes,
-                max_epochs=args.epochs,
                 random_state=0,
                 device="cpu",
             )
@@ -158,37 +198,16 @@ def main(argv=None):
             crit = _criteria(enc, X[held], split, t_std)
             acc = _probe(enc.transform(X), y, pool, test, shots, args.draws)
             rows.append(
-                {
-                    "tower": tower,
-                    "tau": tau,
-                    **crit,
-                    **{f"acc{k}": v for k, v in acc.items()},
-                }
+                {"config": label, **crit, **{f"acc{k}": v for k, v in acc.items()}}
             )
             print(
-                f"{pair:11s} {tower:6s} tau={tau:<4} {sec:5.1f}s steps={enc.n_steps_} "
+                f"{pair:11s} {label:22s} {sec:5.1f}s steps={enc.n_steps_} "
                 + " ".join(f"{k}={v:.3f}" for k, v in crit.items())
                 + " | "
                 + " ".join(f"{k}-shot {v:.1f}" for k, v in acc.items()),
                 flush=True,
             )
-        keys = [
-            k for k in rows[0] if k not in ("tower", "tau") and not k.startswith("acc")
-        ]
-        mean_acc = np.array([np.mean([r[f"acc{k}"] for k in shots]) for r in rows])
-        best = int(np.argmax(mean_acc))
-        print(
-            f"best labelled: {rows[best]['tower']} tau={rows[best]['tau']} mean acc {mean_acc[best]:.1f}"
-        )
-        for key in keys:
-            vals = np.array([r[key] for r in rows])
-            rho = spearmanr(vals, mean_acc).statistic
-            pick = int(np.argmax(vals))
-            print(
-                f"  {key:11s} spearman {rho:+.2f}  pick {rows[pick]['tower']} tau={rows[pick]['tau']}"
-                f"  acc {mean_acc[pick]:.1f} (best {mean_acc[best]:.1f})",
-                flush=True,
-            )
+        _summarize(rows, shots)
     return 0
 
 
