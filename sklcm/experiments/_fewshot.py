@@ -235,8 +235,9 @@ def fewshot_evaluate(
     rows : list of dict
         One per (method, shot count): ``method``, ``shots``, ``mean`` and
         ``std`` (accuracy in %), ``scores`` (per draw), ``n_draws``,
-        ``fit_seconds`` (unsupervised fit), ``transductive`` and ``info``
-        (e.g. the encoder's temperature).
+        ``fit_seconds`` (unsupervised fit), ``transductive``, ``info``
+        (e.g. the encoder's temperature), ``n_fit`` (rows the unsupervised
+        steps were fitted on) and ``n_test``.
 
     Examples
     --------
@@ -278,7 +279,8 @@ def fewshot_evaluate(
                 {"method": method, "shots": k, "mean": float(scores.mean()),
                  "std": float(scores.std()), "scores": scores.tolist(),
                  "n_draws": n_draws, "fit_seconds": seconds,
-                 "transductive": bool(transductive), "info": info}
+                 "transductive": bool(transductive), "info": info,
+                 "n_fit": len(fit_rows), "n_test": len(test)}
             )  # fmt: skip
         if progress is not None:
             progress(method, seconds)
