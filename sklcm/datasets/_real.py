@@ -200,18 +200,24 @@ def load_digits_halves(*, return_X_y=False):
     )
 
 
+def _label(name, source):
+    """``name='path'`` for a file, ``name`` for an array (for error messages)."""
+    return f"{name}={str(source)!r}" if isinstance(source, (str, Path)) else name
+
+
 def _read_array(source, *, name, key):
     """Read one 2-D finite array from an array, ``.npy`` or ``.npz`` file."""
-    label = f"{name}={source!r}" if isinstance(source, (str, Path)) else name
+    label = _label(name, source)
     if isinstance(source, (str, Path)):
         path = Path(source)
         if not path.is_file():
             raise FileNotFoundError(f"{label}: no such file.")
         try:
             loaded = np.load(path, allow_pickle=False)
-        except ValueError as exc:
+        except (ValueError, OSError):
             raise ValueError(
-                f"{label} is not a .npy or .npz array file ({exc})."
+                f"{label} is not a .npy or .npz array file (saved with numpy.save "
+                "or numpy.savez, without pickled objects)."
             ) from None
         if isinstance(loaded, np.lib.npyio.NpzFile):
             with loaded:
@@ -305,10 +311,7 @@ def load_paired_embeddings(x, t, *, x_key=None, t_key=None, dtype=np.float32):
         _read_array(t, name="t", key=t_key),
     ]
     if arrays[0].shape[0] != arrays[1].shape[0]:
-        labels = [
-            f"{n}={s!r}" if isinstance(s, (str, Path)) else n
-            for n, s in (("x", x), ("t", t))
-        ]
+        labels = [_label("x", x), _label("t", t)]
         raise ValueError(
             f"{labels[0]} has {arrays[0].shape[0]} rows but {labels[1]} has "
             f"{arrays[1].shape[0]}; row i of both must be the same object."
