@@ -23,8 +23,9 @@ scored on the test set; all methods see the same draws.
 _EPILOG = """\
 methods: raw (standardised features), pca, whiten (PCA whitening: the ablation
 of the ICA rows, since an L2 probe cannot see a rotation of whitened features),
-ica, pca+ica (PCA to 2k then ICA to k); with --pair also encoder (the x tower of
-a contrastive encoder trained on [features | pair]), encoder+whiten, encoder+ica.
+ica, pca+ica (PCA to 2k then ICA to k); with --pair also cca (CCA scores of the
+features), encoder (the x tower of a contrastive encoder trained on
+[features | pair]), encoder+whiten, encoder+ica.
 outputs in --out: table.txt, results.csv (one line per method and shot count)
 and results.json (with per-draw accuracies). Exit status 0, or 2 on bad input.
 """

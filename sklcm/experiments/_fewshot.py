@@ -5,6 +5,7 @@ import time
 from numbers import Integral
 
 import numpy as np
+from sklearn.cross_decomposition import CCA
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, cross_validate
@@ -16,7 +17,7 @@ from sklcm import CoupledLatentICA
 from sklcm.model_selection import FewShotSplit
 
 BASE_METHODS = ("raw", "pca", "whiten", "ica", "pca+ica")
-PAIR_METHODS = ("encoder", "encoder+whiten", "encoder+ica")
+PAIR_METHODS = ("cca", "encoder", "encoder+whiten", "encoder+ica")
 SELECT_TEMPERATURES = (0.5, 1.0, 2.0)
 _C_GRID = np.logspace(-4, 4, 9)
 
@@ -99,6 +100,34 @@ def _base_steps(method, n_components, n_features, seed):
     }[method]
 
 
+def _cca_scores(features, pair, fit_rows, k):
+    """x-view scores of a k-component CCA fitted on standardised pool pairs."""
+    k = min(k, features.shape[1], pair.shape[1])
+    sx = StandardScaler().fit(features[fit_rows])
+    st = StandardScaler().fit(pair[fit_rows])
+    cca = CCA(k, max_iter=1000).fit(
+        sx.transform(features[fit_rows]), st.transform(pair[fit_rows])
+    )
+    return cca.transform(sx.transform(features))
+
+
+def _encoder_features(features, pair, fit_rows, options):
+    """The x tower's representation of every row, and what was chosen."""
+    k, seed = options["n_components"], options["random_state"]
+    XT, split = np.hstack([features, pair]), features.shape[1]
+    info, tau = {}, options["temperature"]
+    if tau == "select":
+        tau, scores = _select_temperature(
+            XT[fit_rows], split, k, options["encoder_params"],
+            options["temperatures"], seed,
+        )  # fmt: skip
+        info["knn_agreement"] = scores
+    enc = _encoder(options["encoder_params"], split, k, tau, seed)
+    Z = enc.fit(XT[fit_rows]).encode(features, "x").astype(np.float64)
+    info.update(temperature=tau, n_steps=enc.n_steps_)
+    return Z, info
+
+
 def _representations(features, pair, fit_rows, methods, options):
     """Each method's features for every row, fitted on ``fit_rows`` only."""
     k, seed = options["n_components"], options["random_state"]
@@ -108,21 +137,16 @@ def _representations(features, pair, fit_rows, methods, options):
         steps = [StandardScaler(), *_base_steps(method, k, features.shape[1], seed)]
         model = make_pipeline(*steps).fit(features[fit_rows])
         out[method] = (model.transform(features), time.perf_counter() - start, {})
-    if not any(m in PAIR_METHODS for m in methods):
+    if "cca" in methods:
+        start = time.perf_counter()
+        Z = _cca_scores(features, pair, fit_rows, k)
+        Z = StandardScaler().fit(Z[fit_rows]).transform(Z)
+        out["cca"] = (Z, time.perf_counter() - start, {})
+    if not any(m.startswith("encoder") for m in methods):
         return out
-    XT, split = np.hstack([features, pair]), features.shape[1]
-    start, info = time.perf_counter(), {}
-    tau = options["temperature"]
-    if tau == "select":
-        tau, scores = _select_temperature(
-            XT[fit_rows], split, k, options["encoder_params"],
-            options["temperatures"], seed,
-        )  # fmt: skip
-        info["knn_agreement"] = scores
-    enc = _encoder(options["encoder_params"], split, k, tau, seed)
-    Z = enc.fit(XT[fit_rows]).encode(features, "x").astype(np.float64)
+    start = time.perf_counter()
+    Z, info = _encoder_features(features, pair, fit_rows, options)
     seconds = time.perf_counter() - start
-    info.update(temperature=tau, n_steps=enc.n_steps_)
     for method, steps in (
         ("encoder", []),
         ("encoder+whiten", [PCA(k, whiten=True, random_state=seed)]),
@@ -202,8 +226,11 @@ def fewshot_evaluate(
     methods : list of str, default=None
         Among "raw" (standardised features), "pca", "whiten" (PCA whitening,
         the ablation of the ICA rows), "ica", "pca+ica" (PCA to
-        ``2 * n_components`` then ICA) and, with ``pair``, "encoder",
-        "encoder+whiten", "encoder+ica". None runs all available.
+        ``2 * n_components`` then ICA) and, with ``pair``, "cca" (the
+        features' scores of a CCA with the pair), "encoder" (the x tower of
+        a :class:`~sklcm.MultimodalContrastiveEncoder` trained on
+        ``[features | pair]``), "encoder+whiten" and "encoder+ica". None runs
+        all available.
     n_components : int, default=10
         Size of the reduced representations.
     n_val_shots : int, default=0
