@@ -104,6 +104,7 @@ def load_multiple_features(views=("pix", "fou"), *, return_X_y=False):
         - DESCR : str, description, provenance and licence.
 
     (data, target) : tuple if ``return_X_y`` is True
+        The ``[x | t]`` array and the digit labels.
 
     Notes
     -----
@@ -161,6 +162,7 @@ def load_digits_halves(*, return_X_y=False):
         ``views=("left", "right")`` and ``split=32``.
 
     (data, target) : tuple if ``return_X_y`` is True
+        The ``[x | t]`` array and the digit labels.
 
     Examples
     --------
