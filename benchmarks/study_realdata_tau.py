@@ -7,7 +7,7 @@ on a fixed test set. Prints one line per encoder and, per pair, the Spearman
 correlation of each criterion with the probe and the probe accuracy of the
 criterion's pick against the best labelled pick.
 
-Usage: python benchmarks/study_realdata_tau.py [--grid tau|knobs] [--quick]
+Usage: python benchmarks/study_realdata_tau.py [--grid tau|knobs|partners] [--quick]
 """
 # License: BSD 3 clause
 
@@ -30,7 +30,12 @@ torch.set_num_threads(1)
 LINEAR = np.array([], dtype=int)  # an empty int array: the linear tower
 
 
-def _pairs(quick):
+def _pairs(quick, grid="tau"):
+    if grid == "partners":  # the pix view with each other view as partner
+        return {
+            f"pix|{v}": load_multiple_features(("pix", v))
+            for v in ("fou", "fac", "kar", "zer", "mor")
+        }
     pairs = {
         "pix|fou": load_multiple_features(("pix", "fou")),
         "fac|kar": load_multiple_features(("fac", "kar")),
@@ -118,6 +123,8 @@ def _criteria(enc, X, split, t_raw_std):
 def _configs(grid, quick):
     """Encoder parameter sets of a study grid, as (label, params) pairs."""
     mlp = (256, 256, 256)
+    if grid == "partners":
+        return [(f"mlp tau={tau}", {"temperature": tau}) for tau in (1.0, 2.0)]
     if grid == "tau":
         taus = (0.2, 1.0) if quick else (0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
         towers = {"mlp": mlp, "linear": LINEAR}
@@ -167,10 +174,10 @@ def main(argv=None):
     parser.add_argument("--draws", type=int, default=30)
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--n-components", type=int, default=10)
-    parser.add_argument("--grid", choices=["tau", "knobs"], default="tau")
+    parser.add_argument("--grid", choices=["tau", "knobs", "partners"], default="tau")
     args = parser.parse_args(argv)
     shots = (1, 5, 10)
-    for pair, data in _pairs(args.quick).items():
+    for pair, data in _pairs(args.quick, args.grid).items():
         X, y, split = data.data, data.target, data.split
         idx = np.arange(len(y))
         pool, test = train_test_split(idx, test_size=0.3, stratify=y, random_state=0)
@@ -207,7 +214,8 @@ def main(argv=None):
                 + " ".join(f"{k}-shot {v:.1f}" for k, v in acc.items()),
                 flush=True,
             )
-        _summarize(rows, shots)
+        if len(rows) > 2:
+            _summarize(rows, shots)
     return 0
 
 
