@@ -112,3 +112,19 @@ def test_fewshot_split_pool_and_validation_need_their_option():
     with pytest.raises(ValueError, match="set n_val_shots >= 1"):
         cv.validation_split()
     assert repr(cv).startswith("FewShotSplit(n_draws=50, n_shots=2")
+
+
+def test_model_selection_and_real_loaders_do_not_import_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import sklcm.model_selection, sklcm.datasets\n"
+        "sklcm.datasets.load_digits_halves()\n"
+        "print('torch' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "False"
