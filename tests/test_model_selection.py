@@ -1,6 +1,9 @@
 """Tests of sklcm.model_selection.FewShotSplit."""
 # License: BSD 3 clause
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
@@ -115,9 +118,6 @@ def test_fewshot_split_pool_and_validation_need_their_option():
 
 
 def test_model_selection_and_real_loaders_do_not_import_torch():
-    import subprocess
-    import sys
-
     code = (
         "import sys\n"
         "import sklcm.model_selection, sklcm.datasets\n"
