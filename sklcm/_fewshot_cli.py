@@ -249,10 +249,16 @@ def format_fewshot_table(rows, *, n_pool, n_test, transductive):
         if transductive
         else f"inductive: unsupervised steps fitted on the {n_pool} pool rows only"
     )
-    draws = rows[0]["n_draws"]
+    draws, n_val = rows[0]["n_draws"], rows[0].get("n_val_shots", 0)
+    probe = (
+        f"C chosen on {n_val} validation shots per class, probe trained on the k shots"
+        if n_val
+        else f"C = {rows[0].get('C', 1.0):g}"
+    )
     notes = [
         f"accuracy % (mean ± std over {draws} draws) on {n_test} fixed test rows; "
-        f"{mode}"
+        f"{mode}",
+        f"probe: L2 logistic regression, {probe}",
     ]
     info = next((r["info"] for r in rows if r["method"].startswith("encoder")), None)
     if info:

@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from sklcm._cli import main
@@ -75,6 +76,24 @@ def test_fewshot_ica_equals_its_whitening_only_ablation():
     means = {r["method"]: r["mean"] for r in rows}
     assert means["ica"] == pytest.approx(means["whiten"], abs=1.0)
     assert means["pca+ica"] == pytest.approx(means["whiten"], abs=1.0)
+
+
+class _SpyProbe(LogisticRegression):
+    fitted_rows: list = []
+
+    def fit(self, X, y, sample_weight=None):
+        _SpyProbe.fitted_rows.append(len(X))
+        return super().fit(X, y, sample_weight)
+
+
+def test_fewshot_validation_shots_choose_C_but_k_shots_train(monkeypatch):
+    x, _, y = _views()
+    monkeypatch.setattr(_fewshot, "LogisticRegression", _SpyProbe)
+    _SpyProbe.fitted_rows = []
+    rows = fewshot_evaluate(x, y, shots=[1], n_val_shots=2, n_draws=2, methods=["raw"])
+    # 9 C values x 2 draws for the search + 2 final fits, all on 1 shot x 3
+    assert _SpyProbe.fitted_rows == [3] * 20
+    assert rows[0]["n_val_shots"] == 2 and rows[0]["C"] is None
 
 
 def test_cross_view_knn_agreement_is_one_for_aligned_views_and_low_for_unrelated():
@@ -153,6 +172,7 @@ def test_cli_fewshot_smoke(files, capsys):
     assert table.splitlines()[0].split() == ["method", "1-shot", "2-shot", "fit", "s"]
     assert "inductive: unsupervised steps fitted on the 63 pool rows only" in table
     assert "encoder: temperature 1 (given)" in table
+    assert "probe: L2 logistic regression, C = 1" in table
     saved = json.loads((out / "results.json").read_text())
     assert len(saved["rows"]) == 8 and len(saved["rows"][0]["scores"]) == 3
     assert (out / "results.csv").read_text().startswith("method,shots,mean,std")

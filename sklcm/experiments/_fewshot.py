@@ -235,8 +235,9 @@ def fewshot_evaluate(
         Size of the reduced representations.
     n_val_shots : int, default=0
         If positive, the probe's ``C`` is chosen among 1e-4 ... 1e4 on that
-        many extra labelled samples per class (then refitted on all of them);
-        otherwise ``C`` is used.
+        many extra labelled samples per class, then the probe is trained on
+        the ``k`` shots only (the protocol of Liu et al.); otherwise ``C``
+        is used.
     test_size : float or int, default=0.3
         Size of the fixed test set (fraction or count).
     transductive : bool, default=False
@@ -264,7 +265,8 @@ def fewshot_evaluate(
         ``std`` (accuracy in %), ``scores`` (per draw), ``n_draws``,
         ``fit_seconds`` (unsupervised fit), ``transductive``, ``info``
         (e.g. the encoder's temperature), ``n_fit`` (rows the unsupervised
-        steps were fitted on) and ``n_test``.
+        steps were fitted on), ``n_test``, ``n_val_shots`` and ``C`` (None
+        when chosen on validation shots).
 
     Examples
     --------
@@ -307,7 +309,8 @@ def fewshot_evaluate(
                  "std": float(scores.std()), "scores": scores.tolist(),
                  "n_draws": n_draws, "fit_seconds": seconds,
                  "transductive": bool(transductive), "info": info,
-                 "n_fit": len(fit_rows), "n_test": len(test)}
+                 "n_fit": len(fit_rows), "n_test": len(test),
+                 "n_val_shots": n_val_shots, "C": None if n_val_shots else C}
             )  # fmt: skip
         if progress is not None:
             progress(method, seconds)
@@ -315,7 +318,23 @@ def fewshot_evaluate(
 
 
 def _probe_scores(Z, y, cv, C):
-    probe = LogisticRegression(C=C, max_iter=2000)
-    if cv.n_val_shots:
-        probe = GridSearchCV(probe, {"C": _C_GRID}, cv=cv.validation_split())
-    return cross_validate(probe, Z, y, cv=cv)["test_score"]
+    """Test accuracy of the probe on each split of ``cv``."""
+    if not cv.n_val_shots:
+        probe = LogisticRegression(C=C, max_iter=2000)
+        return cross_validate(probe, Z, y, cv=cv)["test_score"]
+    scores = []
+    for labelled, test in cv.split(Z, y):
+        # C is chosen on the validation shots, then the probe is trained on the
+        # k shots only, so that "k-shot" means k training samples per class.
+        inner = cv.validation_split()
+        train, val = next(inner.split(Z[labelled], y[labelled]))
+        train, val = labelled[train], labelled[val]
+        search = GridSearchCV(
+            LogisticRegression(max_iter=2000),
+            {"C": _C_GRID},
+            cv=[(np.arange(len(train)), len(train) + np.arange(len(val)))],
+            refit=False,
+        ).fit(Z[np.r_[train, val]], y[np.r_[train, val]])
+        best = LogisticRegression(max_iter=2000, **search.best_params_)
+        scores.append(best.fit(Z[train], y[train]).score(Z[test], y[test]))
+    return np.asarray(scores)
