@@ -159,7 +159,8 @@ class FewShotSplit:
 
         Unsupervised steps (scaling, PCA, ICA, a contrastive encoder) fitted
         on ``X[pool]`` never see a test row; the shots of :meth:`split` are
-        drawn from the pool.
+        drawn from the pool. With an int ``random_state`` these are the same
+        test rows as those of :meth:`split`, whatever the call order.
 
         Parameters
         ----------
