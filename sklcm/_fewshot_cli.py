@@ -145,7 +145,7 @@ def add_fewshot_parser(subparsers, positive_int):
         type=_temperature,
         default="select",
         help="encoder temperature, or 'select' (label-free choice among "
-        "0.5 1 2 by cross-view neighbour agreement; default)",
+        "0.2 0.5 1 2 by cross-view neighbour agreement; default)",
     )
     p.add_argument(
         "--max-epochs",

@@ -18,7 +18,7 @@ from sklcm.model_selection import FewShotSplit
 
 BASE_METHODS = ("raw", "pca", "whiten", "ica", "pca+ica")
 PAIR_METHODS = ("cca", "encoder", "encoder+whiten", "encoder+ica")
-SELECT_TEMPERATURES = (0.5, 1.0, 2.0)
+SELECT_TEMPERATURES = (0.2, 0.5, 1.0, 2.0)
 _C_GRID = np.logspace(-4, 4, 9)
 
 
@@ -249,7 +249,7 @@ def fewshot_evaluate(
         labels: each is trained on 80 % of the fitting rows and the one whose
         towers agree most on the 10 nearest neighbours of the other 20 % of
         the pairs wins.
-    temperatures : sequence of float, default=(0.5, 1.0, 2.0)
+    temperatures : sequence of float, default=(0.2, 0.5, 1.0, 2.0)
         Candidates for ``temperature="select"``.
     encoder_params : dict, default=None
         Extra :class:`~sklcm.MultimodalContrastiveEncoder` parameters.
