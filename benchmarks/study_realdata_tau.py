@@ -7,7 +7,8 @@ on a fixed test set. Prints one line per encoder and, per pair, the Spearman
 correlation of each criterion with the probe and the probe accuracy of the
 criterion's pick against the best labelled pick.
 
-Usage: python benchmarks/study_realdata_tau.py [--grid tau|knobs|partners] [--quick]
+Usage: python benchmarks/study_realdata_tau.py [--grid tau|knobs|partners|seeds]
+       [--quick]
        python benchmarks/study_realdata_tau.py --grid synthetic \
            --n-components 10 --epochs 30
 (the synthetic grid checks the same label-free criterion where the latents are known)
@@ -202,6 +203,24 @@ def _synthetic(n_latents, n_pairs, epochs):
         )
 
 
+def _seeds(quick):
+    """Is the label-free pick stable across seeds (held-out split and init)?"""
+    from sklcm.experiments._fewshot import SELECT_TEMPERATURES, _select_temperature
+
+    for pair, data in _pairs(quick).items():
+        pool, _ = train_test_split(
+            np.arange(len(data.target)), test_size=0.3, stratify=data.target,
+            random_state=0,
+        )  # fmt: skip
+        for seed in (0, 1, 2):
+            tau, scores = _select_temperature(
+                data.data[pool], data.split, 10, {"device": "cpu"},
+                SELECT_TEMPERATURES, seed,
+            )  # fmt: skip
+            agreement = ", ".join(f"{t:g}: {a:.3f}" for t, a in scores.items())
+            print(f"{pair:11s} seed {seed}: pick tau={tau:g} ({agreement})", flush=True)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
@@ -209,9 +228,14 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--n-components", type=int, default=10)
     parser.add_argument(
-        "--grid", choices=["tau", "knobs", "partners", "synthetic"], default="tau"
+        "--grid",
+        choices=["tau", "knobs", "partners", "synthetic", "seeds"],
+        default="tau",
     )
     args = parser.parse_args(argv)
+    if args.grid == "seeds":
+        _seeds(args.quick)
+        return 0
     if args.grid == "synthetic":
         _synthetic(args.n_components, 20000, args.epochs)
         return 0
