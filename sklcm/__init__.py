@@ -15,7 +15,7 @@ _LAZY = {
     "IdentifiabilityDisplay": "sklcm.metrics",
     "stack_modalities": "sklcm.utils",
 }
-_SUBMODULES = {"datasets", "metrics", "utils", "nn", "experiments"}
+_SUBMODULES = {"datasets", "metrics", "model_selection", "utils", "nn", "experiments"}
 
 __all__ = [
     "CoupledLatentICA",

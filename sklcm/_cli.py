@@ -8,6 +8,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from . import _fewshot_cli
+
 _EPILOG = """\
 rows (--settings takes these names, a group name or 'all'):
 {rows}
@@ -97,6 +99,7 @@ def _build_parser():
         help="skip the figures (no matplotlib needed)",
     )
     rep.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    parser.fewshot = _fewshot_cli.add_fewshot_parser(sub, _positive_int)
     return parser, rep
 
 
@@ -234,6 +237,8 @@ def main(argv=None):
     except SystemExit as exc:  # --help (0) or a usage error (2, already printed)
         return exc.code
     args.argv = argv
+    if args.command == "fewshot":
+        return _fewshot_cli.main(args, parser.fewshot)
     try:
         return _reproduce(args)
     except _UsageError as exc:

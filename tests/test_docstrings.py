@@ -14,6 +14,7 @@ PUBLIC_MODULES = [
     "sklcm",
     "sklcm.datasets",
     "sklcm.metrics",
+    "sklcm.model_selection",
     "sklcm.nn",
     "sklcm.utils",
     "sklcm.experiments",

@@ -1,4 +1,4 @@
-"""Synthetic multimodal data generators from latent partial causal models."""
+"""Paired data: synthetic generators and real multi-view data sets."""
 # License: BSD 3 clause
 
 from ._latent_partial_causal import (
@@ -6,9 +6,13 @@ from ._latent_partial_causal import (
     make_latent_partial_causal,
 )
 from ._mixing import InvertibleMLPMixing
+from ._real import load_digits_halves, load_multiple_features, load_paired_embeddings
 
 __all__ = [
     "InvertibleMLPMixing",
     "LatentPartialCausalSampler",
+    "load_digits_halves",
+    "load_multiple_features",
+    "load_paired_embeddings",
     "make_latent_partial_causal",
 ]

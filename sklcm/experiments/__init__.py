@@ -5,6 +5,7 @@ Nothing in the library imports this package.
 """
 # License: BSD 3 clause
 
+from ._fewshot import fewshot_evaluate
 from ._presets import GROUPS, PRESETS, SETTINGS, Preset, Setting, select_settings
 from ._report import format_table, save_figures, save_runs, summarize
 from ._runner import run_setting
@@ -15,6 +16,7 @@ __all__ = [
     "SETTINGS",
     "Preset",
     "Setting",
+    "fewshot_evaluate",
     "format_table",
     "reproduce",
     "run_setting",

@@ -1,0 +1,336 @@
+"""``python -m sklcm fewshot``: argument parsing, printing and saving only."""
+# License: BSD 3 clause
+
+import argparse
+import csv
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+_DESCRIPTION = """\
+Few-shot linear-probe accuracy of unsupervised representations of your features.
+
+A fixed, stratified test set (--test-size) is held out once. Every unsupervised
+step (standardisation, PCA, whitening, ICA, the contrastive encoder) is fitted
+on the other rows, the unlabelled pool, never on test rows (unless
+--transductive, which the table then says). For each shot count k, --draws
+random draws of k labelled pool rows per class train an L2 logistic regression,
+scored on the test set; all methods see the same draws.
+"""
+_EPILOG = """\
+methods: raw (standardised features), pca, whiten (PCA whitening: the ablation
+of the ICA rows, since an L2 probe cannot see a rotation of whitened features),
+ica, pca+ica (PCA to 2k then ICA to k); with --pair also cca (CCA scores of the
+features), encoder (the x tower of a contrastive encoder trained on
+[features | pair]), encoder+whiten, encoder+ica.
+outputs in --out: table.txt, results.csv (one line per method and shot count)
+and results.json (with per-draw accuracies). Exit status 0, or 2 on bad input.
+"""
+
+
+class FewshotInputError(Exception):
+    """A bad file or argument, reported as a usage error."""
+
+
+def _temperature(text):
+    if text == "select":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive number or 'select', got {text!r}"
+        ) from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
+    return value
+
+
+def _test_size(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value >= 1 and value.is_integer():
+        return int(value)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(
+            f"must be a fraction in (0, 1) or a whole number of rows, got {text!r}"
+        )
+    return value
+
+
+def add_fewshot_parser(subparsers, positive_int):
+    """Add the ``fewshot`` subcommand to the sklcm parser and return it."""
+    from sklcm.experiments._fewshot import BASE_METHODS, PAIR_METHODS
+
+    p = subparsers.add_parser(
+        "fewshot",
+        help="few-shot linear-probe accuracy of representations of your features",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--features",
+        required=True,
+        metavar="F.npy",
+        help="2-D array (.npy, or .npz holding one array): the view probed",
+    )
+    p.add_argument(
+        "--labels",
+        required=True,
+        metavar="Y.npy",
+        help="1-D class labels, one per row of --features",
+    )
+    p.add_argument(
+        "--pair",
+        metavar="T.npy",
+        help="second view of the same rows: enables the encoder methods",
+    )
+    p.add_argument(
+        "--shots",
+        type=positive_int,
+        nargs="+",
+        default=[1, 2, 4, 8, 16],
+        metavar="K",
+        help="labelled samples per class (default: 1 2 4 8 16)",
+    )
+    p.add_argument(
+        "--draws",
+        type=positive_int,
+        default=50,
+        help="random draws per shot count (default: 50)",
+    )
+    p.add_argument(
+        "--methods",
+        nargs="+",
+        choices=BASE_METHODS + PAIR_METHODS,
+        metavar="M",
+        help="methods to run (default: all available)",
+    )
+    p.add_argument(
+        "--n-components",
+        type=positive_int,
+        default=10,
+        metavar="K",
+        help="size of the reduced representations (default: 10)",
+    )
+    p.add_argument(
+        "--test-size",
+        type=_test_size,
+        default=0.3,
+        help="fraction (< 1) or number of rows of the fixed test set (default: 0.3)",
+    )
+    p.add_argument(
+        "--val-shots",
+        type=int,
+        default=0,
+        metavar="K",
+        help="extra shots per class to choose the probe's C (default: 0, "
+        "C fixed by --C)",
+    )
+    p.add_argument(
+        "--C",
+        type=float,
+        default=1.0,
+        dest="C",
+        help="probe's inverse regularisation (default: 1.0)",
+    )
+    p.add_argument(
+        "--temperature",
+        type=_temperature,
+        default="select",
+        help="encoder temperature, or 'select' (label-free choice among "
+        "0.2 0.5 1 2 by cross-view neighbour agreement; default)",
+    )
+    p.add_argument(
+        "--max-epochs",
+        type=positive_int,
+        default=100,
+        help="encoder epochs (default: 100)",
+    )
+    p.add_argument(
+        "--transductive",
+        action="store_true",
+        help="fit the unsupervised steps on all rows, test rows included",
+    )
+    p.add_argument(
+        "--random-state",
+        type=int,
+        default=0,
+        help="seed of the test set, draws and models (default: 0)",
+    )
+    p.add_argument("--device", default="auto", help="torch device (default: auto)")
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="write table.txt, results.csv and results.json here",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    return p  # fmt: skip
+
+
+def _load_labels(path):
+    from sklcm.datasets._real import _read_array
+
+    try:
+        y = np.load(path, allow_pickle=False)
+        if isinstance(y, np.lib.npyio.NpzFile):
+            with y:
+                if len(y.files) != 1:
+                    raise FewshotInputError(
+                        f"--labels {path!r} holds {len(y.files)} arrays; save one."
+                    )
+                y = y[y.files[0]]
+    except (OSError, ValueError) as exc:
+        raise FewshotInputError(f"--labels {path!r}: cannot read ({exc}).") from None
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y.ravel()
+    if y.ndim != 1:
+        raise FewshotInputError(
+            f"--labels {path!r} must be 1-D (one label per row), got shape {y.shape}."
+        )
+    if y.dtype.kind == "f":
+        _read_array(y.reshape(-1, 1), name=f"--labels {path!r}", key=None)
+    return y
+
+
+def _load_inputs(args):
+    from sklcm.datasets._real import _read_array
+
+    try:
+        features = _read_array(args.features, name="--features", key=None)
+        pair = (
+            None
+            if args.pair is None
+            else _read_array(args.pair, name="--pair", key=None)
+        )
+    except (ValueError, FileNotFoundError) as exc:
+        raise FewshotInputError(str(exc)) from None
+    y = _load_labels(args.labels)
+    if len(y) != len(features):
+        raise FewshotInputError(
+            f"--labels {args.labels!r} has {len(y)} labels but --features "
+            f"{args.features!r} has {len(features)} rows."
+        )
+    if pair is not None and len(pair) != len(features):
+        raise FewshotInputError(
+            f"--pair {args.pair!r} has {len(pair)} rows but --features "
+            f"{args.features!r} has {len(features)}; row i of both must be the "
+            "same sample."
+        )
+    return features, y, pair
+
+
+def format_fewshot_table(rows, *, n_pool, n_test, transductive):
+    """Aligned text table: one line per method, one column per shot count."""
+    shots = sorted({r["shots"] for r in rows})
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    cell = {
+        (r["method"], r["shots"]): f"{r['mean']:.1f} ± {r['std']:.1f}" for r in rows
+    }
+    header = ["method"] + [f"{k}-shot" for k in shots] + ["fit s"]
+    seconds = {r["method"]: f"{r['fit_seconds']:.1f}" for r in rows}
+    lines = [header] + [
+        [m] + [cell[m, k] for k in shots] + [seconds[m]] for m in methods
+    ]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    text = "\n".join(
+        "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                  for i, (c, w) in enumerate(zip(line, widths)))
+        for line in lines
+    )  # fmt: skip
+    mode = (
+        "TRANSDUCTIVE: unsupervised steps fitted on all rows, test rows included"
+        if transductive
+        else f"inductive: unsupervised steps fitted on the {n_pool} pool rows only"
+    )
+    draws, n_val = rows[0]["n_draws"], rows[0].get("n_val_shots", 0)
+    probe = (
+        f"C chosen on {n_val} validation shots per class, probe trained on the k shots"
+        if n_val
+        else f"C = {rows[0].get('C', 1.0):g}"
+    )
+    notes = [
+        f"accuracy % (mean ± std over {draws} draws) on {n_test} fixed test rows; "
+        f"{mode}",
+        f"probe: L2 logistic regression, {probe}",
+    ]
+    info = next((r["info"] for r in rows if r["method"].startswith("encoder")), None)
+    if info:
+        how = "given"
+        if "knn_agreement" in info:
+            how = "chosen without labels; cross-view 10-NN agreement " + ", ".join(
+                f"{t:g}: {a:.3f}" for t, a in info["knn_agreement"].items()
+            )
+        notes.append(
+            f"encoder: temperature {info['temperature']:g} ({how}), "
+            f"{info['n_steps']} steps"
+        )
+    return text + "\n\n" + "\n".join(notes)
+
+
+def _save(out, table, rows, meta):
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "table.txt").write_text(table + "\n", encoding="utf-8")
+    keys = ["method", "shots", "mean", "std", "n_draws", "fit_seconds", "transductive"]
+    with open(out / "results.csv", "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=keys, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    (out / "results.json").write_text(
+        json.dumps({"meta": meta, "rows": rows}, indent=1, default=str),
+        encoding="utf-8",
+    )
+
+
+def run_fewshot(args):
+    """Run the ``fewshot`` subcommand from parsed ``args``; return the exit status."""
+    from sklcm.experiments import fewshot_evaluate
+
+    features, y, pair = _load_inputs(args)
+
+    def progress(method, seconds):
+        if not args.quiet:  # progress goes to stderr
+            print(f"  {method}: fitted in {seconds:.1f} s", file=sys.stderr, flush=True)
+
+    start = time.perf_counter()
+    try:
+        rows = fewshot_evaluate(
+            features, y, pair=pair, shots=args.shots, n_draws=args.draws,
+            methods=args.methods, n_components=args.n_components,
+            n_val_shots=args.val_shots, test_size=args.test_size,
+            transductive=args.transductive, C=args.C, temperature=args.temperature,
+            encoder_params={"max_epochs": args.max_epochs, "device": args.device},
+            random_state=args.random_state, progress=progress,
+        )  # fmt: skip
+    except ValueError as exc:
+        raise FewshotInputError(str(exc)) from None
+    table = format_fewshot_table(
+        rows,
+        n_pool=rows[0]["n_fit"],
+        n_test=rows[0]["n_test"],
+        transductive=args.transductive,
+    )
+    print(table)
+    if args.out:
+        meta = {"argv": args.argv, "wall_time_s": time.perf_counter() - start}
+        _save(args.out, table, rows, meta)
+        if not args.quiet:
+            print(f"results written to {args.out}", file=sys.stderr)
+    return 0
+
+
+def main(args, parser):
+    """Run ``fewshot``; print a usage error and return 2 on bad input."""
+    try:
+        return run_fewshot(args)
+    except FewshotInputError as exc:
+        parser.print_usage(sys.stderr)
+        print(f"sklcm fewshot: error: {exc}", file=sys.stderr)
+        return 2

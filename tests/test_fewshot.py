@@ -1,0 +1,233 @@
+"""Tests of the few-shot protocol (sklcm.experiments.fewshot_evaluate) and its CLI."""
+# License: BSD 3 clause
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+from sklcm._cli import main
+from sklcm.experiments import _fewshot, fewshot_evaluate
+
+torch.set_num_threads(1)
+
+
+def _views(n_per_class=30, seed=0):
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.arange(3), n_per_class)
+    z = y[:, None] + 0.4 * rng.normal(size=(len(y), 2))
+    x = np.hstack([z, rng.normal(size=(len(y), 4))]) @ rng.normal(size=(6, 8))
+    t = np.tanh(z @ rng.normal(size=(2, 5))) + 0.1 * rng.normal(size=(len(y), 5))
+    return x, t, y
+
+
+def test_fewshot_rows_cover_every_method_and_shot_count():
+    x, _, y = _views()
+    rows = fewshot_evaluate(
+        x, y, shots=[1, 3], n_draws=4, n_components=2, methods=["raw", "pca"]
+    )
+    assert [(r["method"], r["shots"]) for r in rows] == [
+        ("raw", 1),
+        ("raw", 3),
+        ("pca", 1),
+        ("pca", 3),
+    ]
+    assert all(len(r["scores"]) == 4 and r["n_test"] == 27 for r in rows)
+    assert all(r["n_fit"] == 63 and not r["transductive"] for r in rows)
+    assert rows[1]["mean"] > 45  # well above chance (33 %) at 3 shots
+
+
+class _SpyScaler(StandardScaler):
+    fitted_rows: list = []
+
+    def fit(self, X, y=None, sample_weight=None):
+        _SpyScaler.fitted_rows.append(len(X))
+        return super().fit(X, y, sample_weight)
+
+
+@pytest.mark.parametrize("transductive, n_rows", [(False, 63), (True, 90)])
+def test_fewshot_unsupervised_steps_never_see_test_rows(
+    monkeypatch, transductive, n_rows
+):
+    x, _, y = _views()
+    monkeypatch.setattr(_fewshot, "StandardScaler", _SpyScaler)
+    _SpyScaler.fitted_rows = []
+    fewshot_evaluate(
+        x, y, shots=1, n_draws=2, methods=["pca"], transductive=transductive
+    )
+    assert _SpyScaler.fitted_rows == [n_rows]
+
+
+def test_fewshot_ica_equals_its_whitening_only_ablation():
+    # REFERENCE §5: an L2 probe cannot see a rotation of whitened features, so
+    # ICA and PCA + ICA must score what whitening alone scores.
+    x, _, y = _views()
+    rows = fewshot_evaluate(
+        x,
+        y,
+        shots=[2],
+        n_draws=5,
+        n_components=3,
+        methods=["whiten", "ica", "pca+ica", "pca"],
+    )
+    means = {r["method"]: r["mean"] for r in rows}
+    assert means["ica"] == pytest.approx(means["whiten"], abs=1.0)
+    assert means["pca+ica"] == pytest.approx(means["whiten"], abs=1.0)
+
+
+class _SpyProbe(LogisticRegression):
+    fitted_rows: list = []
+
+    def fit(self, X, y, sample_weight=None):
+        _SpyProbe.fitted_rows.append(len(X))
+        return super().fit(X, y, sample_weight)
+
+
+def test_fewshot_validation_shots_choose_C_but_k_shots_train(monkeypatch):
+    x, _, y = _views()
+    monkeypatch.setattr(_fewshot, "LogisticRegression", _SpyProbe)
+    _SpyProbe.fitted_rows = []
+    rows = fewshot_evaluate(x, y, shots=[1], n_val_shots=2, n_draws=2, methods=["raw"])
+    # 9 C values x 2 draws for the search + 2 final fits, all on 1 shot x 3
+    assert _SpyProbe.fitted_rows == [3] * 20
+    assert rows[0]["n_val_shots"] == 2 and rows[0]["C"] is None
+
+
+def test_cross_view_knn_agreement_is_one_for_aligned_views_and_low_for_unrelated():
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(200, 5))
+    assert _fewshot._cross_view_knn_agreement(z, 2 * z) == 1.0
+    unrelated = _fewshot._cross_view_knn_agreement(z, rng.normal(size=(200, 5)))
+    assert unrelated < 0.15
+
+
+def test_fewshot_encoder_with_label_free_temperature_selection():
+    x, t, y = _views()
+    rows = fewshot_evaluate(
+        x,
+        y,
+        pair=t,
+        shots=[2],
+        n_draws=3,
+        n_components=2,
+        methods=["encoder", "encoder+whiten", "encoder+ica"],
+        temperature="select",
+        temperatures=(0.5, 2.0),
+        encoder_params={
+            "max_epochs": 3,
+            "hidden_layer_sizes": (16,),
+            "batch_size": 32,
+            "device": "cpu",
+        },
+    )
+    info = rows[0]["info"]
+    scores = info["knn_agreement"]
+    assert set(scores) == {0.5, 2.0}
+    assert info["temperature"] == max(scores, key=scores.get)
+    assert info["n_steps"] > 0 and rows[0]["fit_seconds"] > 0
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"y": np.repeat(np.arange(3), 29)}, "features has 90 rows but the labels"),
+        ({"pair": np.zeros((89, 2))}, "pair has 89 rows but the labels have 90"),
+        ({"features": np.zeros(90)}, r"features must be 2-D .* got shape \(90,\)"),
+        ({"features": np.full((90, 2), np.nan)}, "Input features contains NaN"),
+        ({"shots": [25]}, r"class 0 has 21 samples in the pool .* = 25"),
+        ({"shots": [0]}, "shots must be positive ints"),
+        ({"methods": ["encoder"]}, "needs the paired array"),
+        ({"methods": ["lda"]}, "unknown method 'lda'"),
+    ],
+)
+def test_fewshot_errors(kwargs, match):
+    x, _, y = _views()
+    args = {"features": x, "y": y, "shots": [1], "n_draws": 2, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        fewshot_evaluate(args.pop("features"), args.pop("y"), **args)
+
+
+@pytest.fixture
+def files(tmp_path):
+    x, t, y = _views()
+    for name, arr in (("F", x), ("T", t), ("y", y)):
+        np.save(tmp_path / f"{name}.npy", arr)
+    return tmp_path
+
+
+def test_cli_fewshot_smoke(files, capsys):
+    out = files / "out"
+    status = main(
+        ["fewshot", "--features", str(files / "F.npy"), "--labels",
+         str(files / "y.npy"), "--pair", str(files / "T.npy"), "--shots", "1", "2",
+         "--draws", "3", "--n-components", "2", "--methods", "raw", "whiten", "ica",
+         "encoder", "--temperature", "1", "--max-epochs", "2", "--device", "cpu",
+         "--out", str(out), "-q"]
+    )  # fmt: skip
+    assert status == 0
+    table = capsys.readouterr().out
+    assert table.splitlines()[0].split() == ["method", "1-shot", "2-shot", "fit", "s"]
+    assert "inductive: unsupervised steps fitted on the 63 pool rows only" in table
+    assert "encoder: temperature 1 (given)" in table
+    assert "probe: L2 logistic regression, C = 1" in table
+    saved = json.loads((out / "results.json").read_text())
+    assert len(saved["rows"]) == 8 and len(saved["rows"][0]["scores"]) == 3
+    assert (out / "results.csv").read_text().startswith("method,shots,mean,std")
+    assert (out / "table.txt").read_text().strip() == table.strip()
+
+
+def test_cli_fewshot_transductive_is_named(files, capsys):
+    status = main(
+        ["fewshot", "--features", str(files / "F.npy"), "--labels",
+         str(files / "y.npy"), "--shots", "1", "--draws", "2", "--methods", "pca",
+         "--transductive", "-q"]
+    )  # fmt: skip
+    assert status == 0
+    assert "TRANSDUCTIVE: unsupervised steps fitted on all rows" in (
+        capsys.readouterr().out
+    )
+
+
+@pytest.mark.parametrize(
+    "case, match",
+    [
+        ("labels-short", r"--labels '.*bad.npy' has 89 labels but --features"),
+        ("shots", r"class 0 has 21 samples in the pool"),
+        ("nan", r"--features='.*bad.npy' contains 1 non-finite values"),
+        ("1d", r"--features='.*bad.npy' must be a 2-D array"),
+        ("pair-rows", r"--pair '.*bad.npy' has 80 rows but --features"),
+        ("labels-2d", r"--labels '.*bad.npy' must be 1-D"),
+    ],
+)
+def test_cli_fewshot_bad_input(files, capsys, case, match):
+    x, t, y = _views()
+    bad = files / "bad.npy"
+    args = {"--features": files / "F.npy", "--labels": files / "y.npy"}
+    shots = ["1"]
+    if case == "labels-short":
+        np.save(bad, y[:89])
+        args["--labels"] = bad
+    elif case == "shots":
+        shots = ["25"]
+    elif case == "nan":
+        x[4, 1] = np.nan
+        np.save(bad, x)
+        args["--features"] = bad
+    elif case == "1d":
+        np.save(bad, x[:, 0])
+        args["--features"] = bad
+    elif case == "pair-rows":
+        np.save(bad, t[:80])
+        args["--pair"] = bad
+    elif case == "labels-2d":
+        np.save(bad, np.c_[y, y])
+        args["--labels"] = bad
+    argv = ["fewshot", "--shots", *shots, "--draws", "2", "--methods", "raw", "-q"]
+    argv += [str(a) for kv in args.items() for a in kv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: sklcm fewshot")
+    assert pytest.importorskip("re").search(match, err), err

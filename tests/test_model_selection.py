@@ -1,0 +1,130 @@
+"""Tests of sklcm.model_selection.FewShotSplit."""
+# License: BSD 3 clause
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, cross_val_score, cross_validate
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sklcm.model_selection import FewShotSplit
+
+
+@pytest.fixture
+def blobs():
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1, 2], [30, 25, 20])
+    X = 2.0 * y[:, None] + rng.normal(size=(len(y), 3))
+    return X, y
+
+
+def test_fewshot_split_draws_k_per_class_and_tests_the_rest(blobs):
+    X, y = blobs
+    cv = FewShotSplit(3, n_draws=7, random_state=0)
+    splits = list(cv.split(X, y))
+    assert len(splits) == cv.get_n_splits() == 7
+    for train, test in splits:
+        assert np.bincount(y[train]).tolist() == [3, 3, 3]
+        assert np.intersect1d(train, test).size == 0
+        assert np.union1d(train, test).size == len(y)
+    # draws differ, and an int random_state repeats them across calls
+    assert len({tuple(np.sort(tr)) for tr, _ in splits}) > 1
+    again = list(cv.split(X, y))
+    assert all(np.array_equal(a[0], b[0]) for a, b in zip(splits, again))
+
+
+def test_fewshot_split_fixed_test_set_and_pool(blobs):
+    X, y = blobs
+    cv = FewShotSplit(2, n_val_shots=1, n_draws=5, test_size=0.4, random_state=1)
+    pool, test = cv.split_pool(X, y)
+    assert np.intersect1d(pool, test).size == 0 and len(pool) + len(test) == len(y)
+    assert np.bincount(y[test]).tolist() == [12, 10, 8]  # stratified 40 %
+    for train, test_k in cv.split(X, y):
+        assert np.array_equal(test_k, test)
+        assert np.isin(train, pool).all()
+        assert np.bincount(y[train]).tolist() == [3, 3, 3]
+
+
+def test_fewshot_split_works_with_sklearn_cv_tools(blobs):
+    X, y = blobs
+    cv = FewShotSplit(2, n_val_shots=2, n_draws=4, random_state=0)
+    probe = make_pipeline(StandardScaler(), LogisticRegression())
+    scores = cross_val_score(probe, X, y, cv=cv)
+    assert scores.shape == (4,) and scores.mean() > 0.8
+    res = cross_validate(probe, X, y, cv=cv, return_indices=True)
+    assert all(len(tr) == 12 for tr in res["indices"]["train"])
+    search = GridSearchCV(
+        LogisticRegression(), {"C": [1e-4, 1.0]}, cv=cv.validation_split()
+    )
+    res = cross_validate(search, X, y, cv=cv, return_estimator=True)
+    assert res["test_score"].mean() > 0.8
+    # the inner splitter sees 4 rows per class and keeps 2 of them for training
+    inner = next(cv.validation_split().split(X[:12], np.repeat([0, 1, 2], 4)))
+    assert len(inner[0]) == 6 and len(inner[1]) == 6
+
+
+@pytest.mark.parametrize(
+    "params, y, match",
+    [
+        ({"n_shots": 9}, None, r"class 2 has 8 samples in y, fewer than n_shots"),
+        (
+            {"n_shots": 3, "n_val_shots": 2, "test_size": 0.5},
+            None,
+            r"class 2 has 4 samples in the pool .*n_shots \+ n_val_shots = 5",
+        ),
+        ({"n_shots": 10}, "equal", "no row is left for testing"),
+        ({}, "none", "needs the class labels"),
+        ({}, "continuous", "needs class labels in y"),
+    ],
+)
+def test_fewshot_split_errors(params, y, match):
+    X = np.zeros((30, 2))
+    labels = np.repeat([0, 1, 2], [12, 10, 8])
+    if y == "equal":
+        labels = np.repeat([0, 1, 2], 10)
+    elif y == "none":
+        labels = None
+    elif y == "continuous":
+        labels = np.linspace(0, 1, 30)
+    with pytest.raises(ValueError, match=match):
+        next(FewShotSplit(**params, random_state=0).split(X, labels))
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"n_shots": 0}, "n_shots must be an int >= 1"),
+        ({"n_draws": 2.5}, "n_draws must be an int >= 1"),
+        ({"n_val_shots": -1}, "n_val_shots must be an int >= 0"),
+        ({"test_size": 1.5}, "test_size must be None"),
+    ],
+)
+def test_fewshot_split_bad_params(params, match):
+    with pytest.raises(ValueError, match=match):
+        FewShotSplit(**params)
+
+
+def test_fewshot_split_pool_and_validation_need_their_option():
+    cv = FewShotSplit(2)
+    with pytest.raises(ValueError, match="split_pool needs a fixed test set"):
+        cv.split_pool(np.zeros((6, 1)), [0, 0, 0, 1, 1, 1])
+    with pytest.raises(ValueError, match="set n_val_shots >= 1"):
+        cv.validation_split()
+    assert repr(cv).startswith("FewShotSplit(n_draws=50, n_shots=2")
+
+
+def test_model_selection_and_real_loaders_do_not_import_torch():
+    code = (
+        "import sys\n"
+        "import sklcm.model_selection, sklcm.datasets\n"
+        "sklcm.datasets.load_digits_halves()\n"
+        "print('torch' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "False"

