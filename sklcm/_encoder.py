@@ -687,7 +687,7 @@ class MultimodalContrastiveEncoder(
 
         Returns
         -------
-        Z : ndarray of shape (n_samples, n_components) or \\
+        Z : ndarray of shape (n_samples, n_components) or \
                 (n_samples, 2 * n_components)
             Representation selected by ``representation``, in the float dtype
             of ``X``.
