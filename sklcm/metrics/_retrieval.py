@@ -194,8 +194,8 @@ def neighbor_agreement(
     >>> z = rng.normal(size=(512, 4))
     >>> neighbor_agreement(z, 2.0 * z)
     1.0
-    >>> round(neighbor_agreement(z, rng.normal(size=z.shape)), 2)  # 10 / 255
-    0.04
+    >>> neighbor_agreement(z, rng.normal(size=z.shape)) < 0.1  # chance: 10 / 255
+    True
     """
     z_x = check_array(z_x, dtype=np.float64, input_name="z_x", ensure_min_samples=3)
     z_t = check_array(z_t, dtype=np.float64, input_name="z_t", ensure_min_samples=3)
