@@ -138,7 +138,7 @@ class MultimodalContrastiveEncoder(
 
     early_stopping : bool, default=False
         Whether :meth:`fit` sets aside ``validation_fraction`` of the pairs
-        (drawn with ``random_state``, at least 12) and stops when their score
+        (drawn with ``random_state``, at least 3) and stops when their score
         (see :meth:`score`: cross-view neighbour agreement, comparable across
         temperatures) has not improved by more than 1e-4 for
         ``n_iter_no_change`` epochs. The weights of the best epoch are
@@ -765,9 +765,9 @@ class MultimodalContrastiveEncoder(
         """Cross-view neighbour agreement of held-out pairs (higher is better).
 
         The pairs of ``X`` are cut into consecutive blocks of 256 (all pairs
-        when fewer); in each block every pair's 10 nearest other pairs are
-        found once among the x representations and once among the t
-        representations, with the similarity of the geometry (cosine on the
+        when fewer); in each block every pair's 10 nearest other pairs (all
+        but 2 below 12 pairs) are found once among the x representations and
+        once among the t representations, with the similarity of the geometry (cosine on the
         sphere, minus the :math:`L_p` distance on the box), and the score is
         the fraction of those neighbours the two views share. See
         :func:`sklcm.metrics.neighbor_agreement`. The score depends neither
@@ -778,12 +778,13 @@ class MultimodalContrastiveEncoder(
         probe accuracy, where top-1 retrieval
         (:func:`sklcm.metrics.retrieval_accuracy`) prefers far too low a
         temperature. Chance level is 10/255 (10 / (n_samples - 1) below 256
-        pairs).
+        pairs); compare scores on the same number of pairs.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Paired observations ``[x | t]``, at least 12.
+            Paired observations ``[x | t]``, at least 3 (256 or more for a
+            score comparable with other data sets).
         y : Ignored
             Not used, present for API consistency by convention.
 

@@ -122,14 +122,15 @@ def test_score_is_held_out_neighbor_agreement_and_improves_with_training(data):
     assert long.infonce_loss(X_test) < short.infonce_loss(X_test)
 
 
-def test_score_needs_twelve_pairs_and_says_so(data):
+def test_score_on_few_pairs_uses_fewer_neighbours_and_says_when_too_few(data):
     X, _, split = data
     enc = _enc(split).fit(X)
-    assert 0 <= enc.score(X[:12]) <= 1
-    with pytest.raises(ValueError, match="at least 12 pairs"):
-        enc.score(X[:11])
-    with pytest.raises(ValueError, match="at least 12 validation pairs"):
-        _enc(split, early_stopping=True, validation_fraction=0.03).fit(X)
+    z_x, z_t = enc.encode(X[:8, :split]), enc.encode(X[:8, split:], "t")
+    assert enc.score(X[:8]) == neighbor_agreement(z_x, z_t, n_neighbors=6)
+    with pytest.raises(ValueError, match="at least 3 pairs, got 2"):
+        enc.score(X[:2])
+    with pytest.raises(ValueError, match="at least 3 validation pairs"):
+        _enc(split, early_stopping=True, validation_fraction=0.005).fit(X)
 
 
 def test_score_does_not_depend_on_temperature_or_batch_size(data):
