@@ -767,9 +767,10 @@ class MultimodalContrastiveEncoder(
         The pairs of ``X`` are cut into consecutive blocks of 256 (all pairs
         when fewer); in each block every pair's 10 nearest other pairs (all
         but 2 below 12 pairs) are found once among the x representations and
-        once among the t representations, with the similarity of the geometry (cosine on the
-        sphere, minus the :math:`L_p` distance on the box), and the score is
-        the fraction of those neighbours the two views share. See
+        once among the t representations, with the similarity of the
+        geometry (cosine on the sphere, minus the :math:`L_p` distance on the
+        box), and the score is the fraction of those neighbours the two views
+        share. See
         :func:`sklcm.metrics.neighbor_agreement`. The score depends neither
         on the temperature nor on the batch size, so ``GridSearchCV`` without
         ``scoring`` compares encoders trained with different ones. On
