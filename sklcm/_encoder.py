@@ -138,15 +138,15 @@ class MultimodalContrastiveEncoder(
 
     early_stopping : bool, default=False
         Whether :meth:`fit` sets aside ``validation_fraction`` of the pairs
-        (drawn with ``random_state``, at least 3) and stops when their score
+        (drawn with ``random_state``; at least 3) and stops when their score
         (see :meth:`score`: cross-view neighbour agreement, comparable across
         temperatures) has not improved by more than 1e-4 for
         ``n_iter_no_change`` epochs. The weights of the best epoch are
         restored. Ignored by :meth:`partial_fit`.
 
     validation_fraction : float, default=0.1
-        Fraction of the pairs held out for early stopping. Only used when
-        ``early_stopping=True``.
+        Fraction of the pairs held out for early stopping (rounded up; 3
+        pairs when that gives 2). Only used when ``early_stopping=True``.
 
     n_iter_no_change : int, default=10
         Epochs without improvement of the validation score before stopping.
@@ -497,14 +497,17 @@ class MultimodalContrastiveEncoder(
         unless ``early_stopping``."""
         if not self.early_stopping:
             return _row_indices(n_samples), None
-        n_valid = int(np.ceil(self.validation_fraction * n_samples))
-        if n_valid < LABEL_FREE_MIN_PAIRS or n_samples - n_valid < 2:
+        asked = int(np.ceil(self.validation_fraction * n_samples))
+        # the label-free score needs LABEL_FREE_MIN_PAIRS pairs: round 2 up
+        n_valid = max(asked, LABEL_FREE_MIN_PAIRS)
+        if asked < 2 or n_samples - n_valid < 2:
             raise ValueError(
                 f"validation_fraction={self.validation_fraction} with n_samples="
-                f"{n_samples} leaves {n_valid} validation and {n_samples - n_valid} "
-                f"training pairs; early stopping needs at least {LABEL_FREE_MIN_PAIRS} "
-                "validation pairs (for the label-free score) and 2 training pairs. "
-                "Pass more pairs, another validation_fraction, or early_stopping=False."
+                f"{n_samples} asks for {asked} validation pairs and leaves "
+                f"{n_samples - n_valid} training pairs; early stopping needs at least "
+                f"2 validation pairs (then {LABEL_FREE_MIN_PAIRS} are held out, the "
+                "fewest the label-free score can use) and 2 training pairs. Pass more "
+                "pairs, another validation_fraction, or early_stopping=False."
             )
         order = rng.permutation(_row_indices(n_samples))
         return np.sort(order[n_valid:]), np.sort(order[:n_valid])

@@ -129,8 +129,13 @@ def test_score_on_few_pairs_uses_fewer_neighbours_and_says_when_too_few(data):
     assert enc.score(X[:8]) == neighbor_agreement(z_x, z_t, n_neighbors=6)
     with pytest.raises(ValueError, match="at least 3 pairs, got 2"):
         enc.score(X[:2])
-    with pytest.raises(ValueError, match="at least 3 validation pairs"):
-        _enc(split, early_stopping=True, validation_fraction=0.005).fit(X)
+    # 0.2 of 10 pairs asks for 2 validation pairs: 3 are held out
+    small = _enc(split, early_stopping=True, validation_fraction=0.2, batch_size=7)
+    small.fit(X[:10])
+    assert np.isfinite(small.history_[:, "valid_score"]).all()
+    assert small.n_steps_ == 3  # 7 training pairs (not 8): 1 batch per epoch
+    with pytest.raises(ValueError, match="leaves 1 training pairs"):
+        _enc(split, early_stopping=True, validation_fraction=0.2).fit(X[:4])
 
 
 def test_score_does_not_depend_on_temperature_or_batch_size(data):
