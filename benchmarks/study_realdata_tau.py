@@ -175,8 +175,7 @@ def _summarize(rows, shots):
 def _synthetic(n_latents, n_pairs, epochs):
     """Cross-view agreement vs held-out R² on the synthetic sphere (known z)."""
     from sklcm.datasets import make_latent_partial_causal
-    from sklcm.experiments._fewshot import _cross_view_knn_agreement
-    from sklcm.metrics import linear_r2_score
+    from sklcm.metrics import linear_r2_score, neighbor_agreement
 
     X, _, info = make_latent_partial_causal(
         n_pairs, n_latents=n_latents, concentration=10.0, random_state=0,
@@ -191,9 +190,10 @@ def _synthetic(n_latents, n_pairs, epochs):
             n_latents, split=split, temperature=tau, max_epochs=epochs,
             random_state=0, device="cpu",
         ).fit(X)  # fmt: skip
-        agreement = _cross_view_knn_agreement(
+        agreement = neighbor_agreement(
             enc.encode(X_held[:1000, :split], "x"),
             enc.encode(X_held[:1000, split:], "t"),
+            block_size=1000,
         )
         r2 = linear_r2_score(z_held, enc.transform(X_held), random_state=0)
         print(

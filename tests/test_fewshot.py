@@ -96,14 +96,6 @@ def test_fewshot_validation_shots_choose_C_but_k_shots_train(monkeypatch):
     assert rows[0]["n_val_shots"] == 2 and rows[0]["C"] is None
 
 
-def test_cross_view_knn_agreement_is_one_for_aligned_views_and_low_for_unrelated():
-    rng = np.random.default_rng(0)
-    z = rng.normal(size=(200, 5))
-    assert _fewshot._cross_view_knn_agreement(z, 2 * z) == 1.0
-    unrelated = _fewshot._cross_view_knn_agreement(z, rng.normal(size=(200, 5)))
-    assert unrelated < 0.15
-
-
 def test_fewshot_encoder_with_label_free_temperature_selection():
     x, t, y = _views()
     rows = fewshot_evaluate(

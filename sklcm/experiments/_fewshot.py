@@ -14,6 +14,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_array, column_or_1d
 
 from sklcm import CoupledLatentICA
+from sklcm.metrics import neighbor_agreement
 from sklcm.model_selection import FewShotSplit
 
 BASE_METHODS = ("raw", "pca", "whiten", "ica", "pca+ica")
@@ -44,24 +45,6 @@ def _check_features(features, y, pair):
     return arrays["features"], y, arrays.get("pair")
 
 
-def _knn_sets(Z, n_neighbors):
-    Z = Z / np.linalg.norm(Z, axis=1, keepdims=True)
-    sim = Z @ Z.T
-    np.fill_diagonal(sim, -np.inf)
-    return np.argsort(-sim, axis=1)[:, :n_neighbors]
-
-
-def _cross_view_knn_agreement(z_x, z_t, n_neighbors=10):
-    """Mean overlap of each pair's cosine neighbours in the x and t spaces.
-
-    Label-free: 1 when both towers order the held-out pairs' neighbourhoods
-    alike, about ``n_neighbors / n_samples`` for unrelated views.
-    """
-    a, b = _knn_sets(z_x, n_neighbors), _knn_sets(z_t, n_neighbors)
-    hits = (a[:, :, None] == b[:, None, :]).any(axis=2).sum(axis=1)
-    return float(np.mean(hits) / n_neighbors)
-
-
 def _encoder(params, split, n_components, temperature, random_state):
     from sklcm import MultimodalContrastiveEncoder
 
@@ -82,7 +65,9 @@ def _select_temperature(XT, split, n_components, params, temperatures, seed):
         enc = _encoder(params, split, n_components, tau, seed).fit(XT[fit])
         z_x = enc.encode(XT[held, :split], "x")
         z_t = enc.encode(XT[held, split:], "t")
-        scores[tau] = _cross_view_knn_agreement(z_x, z_t)
+        scores[tau] = neighbor_agreement(
+            z_x, z_t, similarity=enc._similarity(), p=enc.p, block_size=len(held)
+        )
     return max(scores, key=scores.get), scores
 
 

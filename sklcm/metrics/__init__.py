@@ -8,7 +8,7 @@ from ._identifiability import (
     mean_corr_coef,
 )
 from ._plot import IdentifiabilityDisplay
-from ._retrieval import retrieval_accuracy
+from ._retrieval import neighbor_agreement, retrieval_accuracy
 from ._scorer import make_identifiability_scorer, mcc_scorer, r2_scorer
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "make_identifiability_scorer",
     "mcc_scorer",
     "mean_corr_coef",
+    "neighbor_agreement",
     "r2_scorer",
     "retrieval_accuracy",
 ]

@@ -109,3 +109,117 @@ def retrieval_accuracy(z_x, z_t, *, similarity="cosine", p=1.0, block_size=256):
         hits += _top1_hits(sim.copy()).sum() + _top1_hits(sim.T.copy()).sum()
         total += 2 * size
     return float(hits / total)
+
+
+def _neighbor_mask(sim, n_neighbors):
+    """Boolean matrix: ``[i, j]`` is True when ``j`` is one of ``i``'s neighbours.
+
+    ``sim`` is a within-view similarity matrix whose diagonal is ignored. A
+    column is a neighbour when it is strictly more similar than the
+    ``n_neighbors + 1``-th most similar column, so ties at the boundary count
+    as no neighbour (collapsed representations agree on nothing).
+    """
+    np.fill_diagonal(sim, -np.inf)
+    cutoff = -np.partition(-sim, n_neighbors, axis=1)[:, n_neighbors]
+    return sim > cutoff[:, None]
+
+
+@validate_params(
+    {
+        "z_x": ["array-like"],
+        "z_t": ["array-like"],
+        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "similarity": [StrOptions({"cosine", "lp"})],
+        "p": [Interval(Real, 1, None, closed="left")],
+        "block_size": [Interval(Integral, 3, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
+def neighbor_agreement(
+    z_x, z_t, *, n_neighbors=10, similarity="cosine", p=1.0, block_size=256
+):
+    r"""Cross-view nearest-neighbour agreement of paired representations.
+
+    Row ``i`` of ``z_x`` and row ``i`` of ``z_t`` are a pair. The rows are cut
+    into consecutive blocks of ``block_size`` pairs; inside each block, pair
+    ``i`` gets its ``n_neighbors`` nearest other pairs once in the x
+    representation and once in the t representation, and the score is the
+    fraction of those x neighbours that are t neighbours too, averaged over
+    all pairs and blocks. Neighbours are ranked with the similarity of the
+    geometry, within each view. A pair tied with the last neighbour is not a
+    neighbour, so collapsed representations score 0.
+
+    The score is 1 when both towers order every neighbourhood alike and needs
+    no labels, no temperature and no batch size, so it compares encoders
+    trained with different ones. Unlike :func:`retrieval_accuracy` it rewards
+    representations whose neighbourhoods are shared by the two views (such as
+    objects of one class) rather than ones that tell every pair apart, which
+    makes it the better guide to a temperature on real data. Chance level
+    (independent views) is ``n_neighbors / (block_size - 1)``; compare scores
+    computed with the same ``n_neighbors`` and ``block_size`` only.
+
+    Parameters
+    ----------
+    z_x : array-like of shape (n_samples, n_components)
+        Representations of modality x.
+    z_t : array-like of shape (n_samples, n_components)
+        Representations of modality t, row-aligned with ``z_x``.
+    n_neighbors : int, default=10
+        Neighbours per pair and view; at most the block size minus 2.
+    similarity : {"cosine", "lp"}, default="cosine"
+        ``"cosine"``: cosine similarity (the sphere geometry). ``"lp"``: minus
+        the :math:`L_p` distance (the box geometry).
+    p : float, default=1.0
+        Order of the norm for ``similarity="lp"``.
+    block_size : int, default=256
+        Pairs per block, i.e. candidates per neighbour search. A trailing
+        block smaller than ``block_size`` is left out; when ``n_samples <
+        block_size`` all pairs form one block.
+
+    Returns
+    -------
+    score : float
+        Mean fraction of shared neighbours, in [0, 1].
+
+    See Also
+    --------
+    retrieval_accuracy : Top-1 cross-modal retrieval of the partner.
+    sklcm.MultimodalContrastiveEncoder.score : This score on held-out pairs.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklcm.metrics import neighbor_agreement
+    >>> rng = np.random.default_rng(0)
+    >>> z = rng.normal(size=(512, 4))
+    >>> neighbor_agreement(z, 2.0 * z)
+    1.0
+    >>> neighbor_agreement(z, rng.normal(size=z.shape)) < 0.1  # chance: 10 / 255
+    True
+    """
+    z_x = check_array(z_x, dtype=np.float64, input_name="z_x", ensure_min_samples=3)
+    z_t = check_array(z_t, dtype=np.float64, input_name="z_t", ensure_min_samples=3)
+    if z_x.shape != z_t.shape:
+        raise ValueError(
+            f"z_x and z_t must have the same shape (row i of each is a pair), got "
+            f"{z_x.shape} and {z_t.shape}."
+        )
+    size = min(block_size, len(z_x))
+    if n_neighbors > size - 2:
+        raise ValueError(
+            f"n_neighbors={n_neighbors} needs blocks of at least {n_neighbors + 2} "
+            f"pairs, but the blocks hold {size} (n_samples={len(z_x)}, "
+            f"block_size={block_size}); lower n_neighbors or pass more pairs."
+        )
+    shared, total = 0, 0
+    for start in range(0, len(z_x) - size + 1, size):
+        block = slice(start, start + size)
+        in_x = _neighbor_mask(
+            _similarity(z_x[block], z_x[block], similarity, p), n_neighbors
+        )
+        in_t = _neighbor_mask(
+            _similarity(z_t[block], z_t[block], similarity, p), n_neighbors
+        )
+        shared += np.count_nonzero(in_x & in_t)
+        total += size * n_neighbors
+    return float(shared / total)
