@@ -23,6 +23,7 @@ import time
 
 import numpy as np
 import torch
+from torch import nn
 
 from sklcm import MultimodalContrastiveEncoder
 from sklcm.datasets import LatentPartialCausalSampler
@@ -54,6 +55,15 @@ VARIANTS = {
     ),
     "box-bound10-tau0.2": dict(
         hidden_layer_sizes=(128, 128, 128), lr=3e-3, temperature=0.2, _bound=10.0
+    ),
+    "box-identity": dict(
+        hidden_layer_sizes=(128, 128, 128), lr=3e-3, temperature=0.5, _head="identity"
+    ),
+    "box-identity-tau0.2": dict(
+        hidden_layer_sizes=(128, 128, 128), lr=3e-3, temperature=0.2, _head="identity"
+    ),
+    "box-softclamp": dict(
+        hidden_layer_sizes=(128, 128, 128), lr=3e-3, temperature=0.5, _head="softclamp"
     ),
     "box-learn-tau": dict(
         hidden_layer_sizes=(128, 128, 128),
@@ -93,9 +103,25 @@ def _set_initial_bound(bound):
     BoxHead.__init__ = patched
 
 
+def _set_head(kind):
+    """Lever search only: replace BoxHead's scaled sigmoid."""
+    from sklcm.nn import BoxHead
+
+    def identity(self, h):
+        return h
+
+    def softclamp(self, h, k=10.0):  # ~linear on [0, 1], smooth saturation
+        f = nn.functional.softplus
+        return (h - f(k * (h - 1)) / k + f(-k * h) / k) * self.log_bound.exp()
+
+    BoxHead.forward = {"identity": identity, "softclamp": softclamp}[kind]
+
+
 def curve(geometry, params, budget, every, seed=0):
     """Held-out score every ``every`` steps; returns [(step, score)], ms/step."""
     params = dict(params)
+    if "_head" in params:
+        _set_head(params.pop("_head"))
     if "_bound" in params:
         _set_initial_bound(params.pop("_bound"))
     sampler = _data(geometry, seed)
@@ -138,7 +164,9 @@ def hand_written_ms(geometry, params, n_steps=300, seed=0):
     )
     module.set_standardization(Xt)
     tau = params.get("temperature", 0.2 if geometry == "sphere" else 0.5)
-    loss_fn = SymmetricInfoNCE(tau, similarity="cosine" if geometry == "sphere" else "lp")
+    loss_fn = SymmetricInfoNCE(
+        tau, similarity="cosine" if geometry == "sphere" else "lp"
+    )
     opt = torch.optim.Adam(module.parameters(), lr=params.get("lr", 2e-3))
     start = time.perf_counter()
     for step in range(n_steps):

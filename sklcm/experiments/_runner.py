@@ -187,10 +187,14 @@ def _train(setting, encoder, sampler, steps, chunk_steps, rng, check, seed, repo
         n_steps = min(chunk_steps, steps - done)
         X, _ = sampler.sample(n_steps * batch, rng)
         start = time.perf_counter()
-        encoder.partial_fit(X)
+        try:
+            encoder.partial_fit(X)
+        except KeyboardInterrupt:  # outside skorch's loop it is not swallowed
+            pass  # detected below from the steps taken
         train_time += time.perf_counter() - start
-        if encoder.n_steps_ < done + n_steps:
-            raise _TrainingInterrupted(setting.name, seed, encoder.n_steps_, steps)
+        taken = getattr(encoder, "n_steps_", done)
+        if taken < done + n_steps:
+            raise _TrainingInterrupted(setting.name, seed, taken, steps)
         report("train", step=encoder.n_steps_, steps=steps, elapsed=train_time)
         if due and encoder.n_steps_ >= due[0]:
             due = [d for d in due if d > encoder.n_steps_]
