@@ -262,7 +262,9 @@ def test_resume_with_another_preset_is_refused(tmp_path, capsys):
 
 
 def test_quick_preset_duration_is_stated_once_everywhere(capsys):
-    duration = re.search(r"about \d+ min[^;,)]*", PRESETS["quick"].description)[0]
+    duration = re.search(r"about \d+ min[^;,()]*", PRESETS["quick"].description)[
+        0
+    ].strip()
     assert main(["reproduce", "--help"]) == 0
     assert duration in " ".join(capsys.readouterr().out.split())
     root = Path(__file__).resolve().parents[1]

@@ -430,7 +430,9 @@ def reproduce(
 
     Each run uses one torch thread, so its result does not depend on
     ``n_jobs``: the runs are identical whether they share one process or
-    are spread over several.
+    are spread over several. Runs start seed by seed (every row's seed 0
+    first), so an interrupted command has a one-seed table as early as
+    possible.
 
     Parameters
     ----------
@@ -484,10 +486,10 @@ def reproduce(
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
         raise ValueError(f"n_jobs must be an int >= 1, got {n_jobs!r}.")
     skip = {(str(name), int(seed)) for name, seed in skip}
-    tasks = [
+    tasks = [  # seed by seed: a one-seed table is complete first
         (setting, seed, row)
-        for row, setting in enumerate(chosen, start=1)
         for seed in range(n_seeds)
+        for row, setting in enumerate(chosen, start=1)
         if (setting.name, seed) not in skip
     ]
     done = {}
@@ -527,7 +529,7 @@ def reproduce(
 def _run_parallel(
     tasks, preset, device, return_latents, n_jobs, n_rows, progress, finish
 ):
-    """Run ``tasks`` in ``n_jobs`` spawned processes, longest budgets first."""
+    """Run ``tasks`` in ``n_jobs`` spawned processes, in their order."""
     context = multiprocessing.get_context("spawn")
     events = context.Queue()
 
@@ -540,7 +542,6 @@ def _run_parallel(
             if progress is not None:
                 progress(event, **info)
 
-    order = sorted(tasks, key=lambda t: -_steps(t[0], preset))
     executor = ProcessPoolExecutor(
         min(n_jobs, len(tasks)),
         mp_context=context,
@@ -552,7 +553,7 @@ def _run_parallel(
             executor.submit(
                 _run_task, setting, seed, preset, device, return_latents, row, n_rows
             ): (setting, seed, row)
-            for setting, seed, row in order
+            for setting, seed, row in tasks
         }
         while pending:
             finished, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
