@@ -62,6 +62,18 @@ VARIANTS = {
     "box-identity-tau0.2": dict(
         hidden_layer_sizes=(128, 128, 128), lr=3e-3, temperature=0.2, _head="identity"
     ),
+    "box-learn-tau-lr5e-3": dict(
+        hidden_layer_sizes=(128, 128, 128),
+        lr=5e-3,
+        temperature=0.5,
+        learn_temperature=True,
+    ),
+    "box-learn-tau0.2": dict(
+        hidden_layer_sizes=(128, 128, 128),
+        lr=3e-3,
+        temperature=0.2,
+        learn_temperature=True,
+    ),
     "box-softclamp": dict(
         hidden_layer_sizes=(128, 128, 128), lr=3e-3, temperature=0.5, _head="softclamp"
     ),
@@ -147,7 +159,10 @@ def curve(geometry, params, budget, every, seed=0):
         train_time += time.perf_counter() - start
         if enc.n_steps_ % every == 0 or enc.n_steps_ >= budget:
             points.append((enc.n_steps_, _score(geometry, z_test, enc.encode(x_test))))
-            print(f"  {enc.n_steps_:>6} {points[-1][1]:.4f}", flush=True)
+            print(
+                f"  {enc.n_steps_:>6} {points[-1][1]:.4f}  τ {enc.temperature_:.4f}",
+                flush=True,
+            )
     return points, 1000 * train_time / enc.n_steps_
 
 
