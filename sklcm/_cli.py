@@ -4,6 +4,7 @@
 import argparse
 import json
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -27,7 +28,7 @@ what a linear method gets from raw x: held-out R² of a linear regression (R² r
 or the MCC of FastICA on x (MCC rows). On ICA rows 'ours' is the MCC after
 CoupledLatentICA and 'no ICA' the MCC of the encoder output before it.
 Progress goes to stderr. Exit status: 0 on success, 2 on bad arguments,
-130 when interrupted (Ctrl-C; finished runs are kept).
+130 when interrupted (Ctrl-C or SIGTERM; finished runs are kept).
 """
 
 
@@ -317,6 +318,11 @@ class _Writer:
         save_runs(runs, self.out, meta=meta)
 
 
+def _interrupt(signum, frame):
+    """Treat SIGTERM like Ctrl-C (a background job may ignore SIGINT)."""
+    raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+
 def _reproduce(args):
     from sklcm.experiments import PRESETS, reproduce
 
@@ -352,6 +358,7 @@ def _reproduce(args):
         else None,
     }
     writer = _Writer(out, finished, meta, figures)
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops cleanly too
     try:
         reproduce(
             preset,
@@ -374,6 +381,8 @@ def _reproduce(args):
             file=sys.stderr,
         )
         return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     writer.write(complete=True)
     print(f"{writer.table}\n\n{writer.footer}")
     if not args.quiet:

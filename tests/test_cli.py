@@ -2,7 +2,9 @@
 
 import csv
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
 from dataclasses import replace
@@ -231,6 +233,26 @@ def test_ctrl_c_keeps_finished_runs_exits_130_and_resume_finishes(
         ("sphere-vmf", 20),
         ("box-gennorm", 20),
     ]
+
+
+class _Kill(Callback):
+    """``kill`` this process (SIGTERM) during the 12th training step."""
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        if training and dict(net.callbacks_)["lr_schedule"].step_ == 12:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_sigterm_stops_like_ctrl_c(tmp_path, capsys, monkeypatch):
+    settings = tuple(
+        replace(s, encoder={"callbacks": [_Kill()]}) if s.name == "box-gennorm" else s
+        for s in SETTINGS
+    )
+    monkeypatch.setattr("sklcm.experiments._presets.SETTINGS", settings)
+    rows = ["--settings", "sphere-vmf,box-gennorm", "--n-jobs", "1", "--no-figures"]
+    assert main([*SMOKE, *rows, "--out", str(tmp_path)]) == 130
+    assert "interrupted after 12 of 20 steps" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # restored
 
 
 def test_each_finished_run_is_on_disk_before_the_next_starts(tmp_path, monkeypatch):

@@ -211,9 +211,9 @@ SETTINGS = (
     _box(
         "box-tau-0.2",
         "extra",
-        "box U / Laplace, τ = 0.2",
+        "box U / Laplace, fixed τ = 0.2",
         data={"marginal": "uniform", "conditional": "laplace"},
-        encoder={"temperature": 0.2},
+        encoder={"temperature": 0.2, "learn_temperature": False},
     ),
 )
 """All rows of the table, in display order."""
@@ -250,7 +250,13 @@ class Preset:
     temperature : float
         InfoNCE temperature of sphere encoders (rows may override it).
     box_temperature : float
-        InfoNCE temperature of box encoders (rows may override it).
+        InfoNCE temperature of box encoders (its initial value when
+        ``learn_box_temperature``; rows may override it).
+    learn_box_temperature : bool
+        Train the temperature of box encoders with the towers
+        (``learn_temperature=True``). On the box theorem row (quick recipe,
+        25k steps) this lifts the held-out MCC from 0.889 to 0.966
+        (``benchmarks/bench_convergence.py``).
     chunk_steps : int
         Steps per fresh chunk of pairs passed to ``partial_fit``.
     n_test : int
@@ -280,6 +286,7 @@ class Preset:
     lr: float = 3e-3
     temperature: float = 0.2
     box_temperature: float = 0.5
+    learn_box_temperature: bool = False
     chunk_steps: int = 50
     n_test: int = 10_000
     n_baseline: int = 10_000
@@ -295,6 +302,7 @@ PRESETS = {
         n_seeds=1,
         sphere_steps=15_000,
         box_steps=25_000,
+        learn_box_temperature=True,
     ),
     "paper": Preset(
         "paper",

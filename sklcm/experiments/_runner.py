@@ -109,6 +109,8 @@ def _make_encoder(setting, preset, sampler, steps, seed, device):
         "temperature": preset.box_temperature
         if setting.latent_space == "box"
         else preset.temperature,
+        "learn_temperature": preset.learn_box_temperature
+        and setting.latent_space == "box",
         "hidden_layer_sizes": preset.hidden_layer_sizes,
         "batch_size": preset.batch_size,
         "lr": preset.lr,
@@ -240,6 +242,8 @@ def _record(setting, preset, sampler, encoder, seed):
         "n_components": encoder.n_components,
         "hidden_layer_sizes": list(encoder.hidden_layer_sizes),
         "temperature": encoder.temperature,
+        "learn_temperature": encoder.learn_temperature,
+        "final_temperature": encoder.temperature_,
         "batch_size": encoder.batch_size,
         "lr": encoder.lr,
         "budget": encoder.max_steps,
