@@ -39,6 +39,12 @@ BUDGETS = {"sphere": 15_000, "box": 25_000}
 VARIANTS = {
     "sphere-quick": dict(hidden_layer_sizes=(128, 128, 128), lr=3e-3, temperature=0.2),
     "sphere-enc-default": dict(),
+    "sphere-learn-tau": dict(
+        hidden_layer_sizes=(128, 128, 128),
+        lr=3e-3,
+        temperature=0.2,
+        learn_temperature=True,
+    ),
     "sphere-lr5e-3": dict(hidden_layer_sizes=(128, 128, 128), lr=5e-3, temperature=0.2),
     "sphere-tau0.15": dict(
         hidden_layer_sizes=(128, 128, 128), lr=3e-3, temperature=0.15
