@@ -14,7 +14,8 @@ similarity):
   kappa=10   encoder as in the table, unmatched concentration 10 (noise std
              0.061 instead of 0.134).
 Variants of ``real-laplace`` (unbounded Laplace latents, box encoder):
-  table      as in the table.
+  table      as in the table (concentration 4.32);
+  kappa=10   unmatched concentration 10.
 
 Run: OMP_NUM_THREADS=1 python benchmarks/bench_violations.py [VARIANT ...]
 """
@@ -45,6 +46,11 @@ def _variants():
             data={**gennorm.data, "concentration": 10.0},
         ),
         "real-laplace/table": laplace,
+        "real-laplace/kappa=10": replace(
+            laplace,
+            match_noise=False,
+            data={**laplace.data, "concentration": 10.0},
+        ),
     }
 
 
