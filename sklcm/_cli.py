@@ -2,7 +2,9 @@
 # License: BSD 3 clause
 
 import argparse
+import json
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -14,15 +16,21 @@ _EPILOG = """\
 rows (--settings takes these names, a group name or 'all'):
 {rows}
 
-outputs in --out: table.txt (the table printed on stdout), runs.csv and runs.json
-(every run with its data/model parameters, seed and scores), figures/<setting>.png
+outputs in --out, rewritten as each run finishes (an interrupted command loses
+only the runs still training; --resume DIR continues it): table.txt (the table
+printed on stdout), runs.csv and runs.json (every finished run with its
+data/model parameters, seed, steps taken and scores), figures/<setting>.png
 (true vs recovered latents of matched pairs, and the |corr| heat map).
+Every row is trained for its geometry's theorem-row budget; 'conv.' says whether
+its held-out score still moved by more than 0.3 points over the last quarter of
+the budget ('no (Δ...)': not converged).
 Numbers are % (mean ± std over seeds) on held-out pairs; 'paper' is Liu et al.,
 arXiv:2402.06223 (a range where the paper gives no per-row number). 'baseline' is
 what a linear method gets from raw x: held-out R² of a linear regression (R² rows)
 or the MCC of FastICA on x (MCC rows). On ICA rows 'ours' is the MCC after
 CoupledLatentICA and 'no ICA' the MCC of the encoder output before it.
-Progress goes to stderr. Exit status: 0 on success, 2 on bad arguments.
+Progress goes to stderr. Exit status: 0 on success, 2 on bad arguments,
+130 when interrupted (Ctrl-C or SIGTERM; finished runs are kept).
 """
 
 
@@ -38,6 +46,13 @@ def _positive_int(text):
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
+
+
+def _default_n_jobs():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def _build_parser():
@@ -64,28 +79,38 @@ def _build_parser():
     rep.add_argument(
         "--preset",
         choices=list(PRESETS),
-        default="quick",
         help="training recipe: "
         + "; ".join(f"{p.name}: {p.description}" for p in PRESETS.values())
-        + " (default: quick)",
+        + " (default: quick, or the resumed command's)",
     )
     rep.add_argument(
         "--settings",
         nargs="+",
         metavar="NAME",
         help=f"rows to run: setting names, groups ({', '.join(GROUPS)}) "
-        "or 'all'; space- or comma-separated (default: all)",
+        "or 'all'; space- or comma-separated (default: all, or the resumed "
+        "command's)",
     )
     rep.add_argument(
         "--seeds",
         type=_positive_int,
         metavar="N",
-        help="seeds per row, 0..N-1 (default: the preset's, 1 for quick, 3 for paper)",
+        help="seeds per row, 0..N-1 (default: the resumed command's, else the "
+        "preset's: 1 for quick, 3 for paper)",
     )
     rep.add_argument(
         "--device",
         default="auto",
-        help="torch device, e.g. cpu or cuda (default: auto)",
+        help="torch device: auto, cpu, cuda or cuda:N (default: auto)",
+    )
+    rep.add_argument(
+        "--n-jobs",
+        type=_positive_int,
+        default=_default_n_jobs(),
+        metavar="N",
+        help="runs trained at the same time, each in its own process with one "
+        "torch thread; results do not depend on it (default: the number of "
+        "cores, %(default)s here)",
     )
     rep.add_argument(
         "--out",
@@ -94,9 +119,18 @@ def _build_parser():
         help="output directory, created if missing (default: ./sklcm-reproduce)",
     )
     rep.add_argument(
+        "--resume",
+        metavar="DIR",
+        help="continue the command whose output is in DIR: its finished runs "
+        "are kept and not trained again, the others are run and written to DIR "
+        "(--out is ignored); --preset, --settings and --seeds default to that "
+        "command's",
+    )
+    rep.add_argument(
         "--no-figures",
         action="store_true",
-        help="skip the figures (no matplotlib needed)",
+        help="skip the figures (otherwise they need matplotlib; without it they "
+        "are skipped with a notice)",
     )
     rep.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     parser.fewshot = _fewshot_cli.add_fewshot_parser(sub, _positive_int)
@@ -117,6 +151,71 @@ def _check_out(path):
     return out
 
 
+def _check_device(name):
+    """Reject a device torch does not know, or one this machine lacks."""
+    import torch
+
+    if name == "auto":
+        return name
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise _UsageError(
+            f"--device: {name!r} is not a torch device; use auto, cpu, cuda or cuda:N."
+        ) from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise _UsageError(
+            f"--device {name}: CUDA is not available on this machine; use "
+            "--device cpu (or auto)."
+        )
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise _UsageError(
+            f"--device {name}: this machine has {torch.cuda.device_count()} CUDA "
+            "device(s)."
+        )
+    if device.type not in ("cpu", "cuda"):
+        raise _UsageError(f"--device: use auto, cpu, cuda or cuda:N, got {name!r}.")
+    return name
+
+
+def _figures_possible(args):
+    """Whether figures can be made; a notice on stderr when matplotlib is missing."""
+    if args.no_figures:
+        return False
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        print(
+            "sklcm reproduce: matplotlib is not installed, so no figures will be "
+            "made (pip install matplotlib, or pass --no-figures to silence this).",
+            file=sys.stderr,
+        )
+        return False
+    return True
+
+
+_FLOAT_FIELDS = ("score", "r2", "mcc", "mcc_ica", "baseline", "drift")
+
+
+def _load_finished(folder):
+    """The metadata and finished runs written to ``folder/runs.json`` earlier."""
+    path = Path(folder) / "runs.json"
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+        records = list(payload["runs"])
+        payload["preset"]  # noqa: B018 (a KeyError means a foreign file)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise _UsageError(
+            f"--resume {str(folder)!r}: no readable runs.json of sklcm reproduce "
+            f"there ({type(exc).__name__}: {exc})."
+        ) from None
+    for record in records:
+        for key in _FLOAT_FIELDS:
+            if record.get(key) is None:
+                record[key] = float("nan")
+    return payload, records
+
+
 def _check_settings(values):
     from sklcm.experiments import select_settings
 
@@ -128,84 +227,167 @@ def _check_settings(values):
 
 
 class _Progress:
-    """Print per-row, per-seed progress with elapsed times to a stream."""
+    """Print per-run progress with elapsed times to a stream.
+
+    Runs may train at the same time (``--n-jobs``), so every line names its
+    run.
+    """
 
     def __init__(self, stream, n_seeds):
         self.stream, self.n_seeds = stream, n_seeds
         self.start = time.perf_counter()
-        self.next_tenth = 1
+        self.next_tenth = {}
 
     def _clock(self):
         minutes, seconds = divmod(int(time.perf_counter() - self.start), 60)
         return f"{minutes:d}:{seconds:02d}"
 
     def __call__(self, event, *, setting, seed, row, n_rows, **info):
+        run = f"{setting}, seed {seed + 1}/{self.n_seeds}"
         if event == "start":
-            self.next_tenth = 1
+            self.next_tenth[run] = 1
+            self._print(f"[{self._clock()}] row {row}/{n_rows} {run}: started")
+        elif (
+            event == "train"
+            and info["step"] >= info["steps"] * self.next_tenth.get(run, 1) / 10
+        ):
+            self.next_tenth[run] = int(10 * info["step"] / info["steps"]) + 1
             self._print(
-                f"[{self._clock()}] row {row}/{n_rows} {setting}, "
-                f"seed {seed + 1}/{self.n_seeds}"
-            )
-        elif event == "train" and info["step"] >= info["steps"] * self.next_tenth / 10:
-            self.next_tenth = int(10 * info["step"] / info["steps"]) + 1
-            self._print(
-                f"    step {info['step']:>6}/{info['steps']}  {info['elapsed']:6.1f} s"
+                f"[{self._clock()}]     {run}: step {info['step']:>6}/"
+                f"{info['steps']}  {info['elapsed']:6.1f} s"
             )
         elif event == "done":
             self._print(
-                f"    done: score {info['score']:.4f} in {info['elapsed']:.1f} s"
+                f"[{self._clock()}] row {row}/{n_rows} {run}: done, score "
+                f"{info['score']:.4f} in {info['elapsed']:.1f} s"
             )
 
     def _print(self, text):
         print(text, file=self.stream, flush=True)
 
 
-def _reproduce(args):
-    from sklcm.experiments import (
-        PRESETS,
-        format_table,
-        reproduce,
-        save_figures,
-        save_runs,
-        summarize,
-    )
+class _Writer:
+    """Rewrite table.txt, runs.csv/json (and a figure) as each run finishes."""
 
+    def __init__(self, out, runs, meta, figures):
+        self.out, self.runs, self.meta, self.figures = out, list(runs), meta, figures
+        self.start = time.perf_counter()
+
+    def __call__(self, result):
+        self.runs.append(result)
+        self.write()
+        figure = self.out / "figures" / f"{result['setting']}.png"
+        if self.figures and (result["seed"] == 0 or not figure.exists()):
+            from sklcm.experiments import save_figures
+
+            save_figures([result], self.out)
+
+    def ordered(self):
+        from sklcm.experiments import SETTINGS
+
+        order = {s.name: i for i, s in enumerate(SETTINGS)}
+        return sorted(
+            self.runs, key=lambda r: (order.get(r["setting"], len(order)), r["seed"])
+        )
+
+    def write(self, *, complete=False):
+        from sklcm.experiments import format_table, save_runs, summarize
+
+        runs = self.ordered()
+        wall = time.perf_counter() - self.start
+        steps = sum(int(r["steps"]) for r in runs)
+        pairs = sum(int(r["pairs_seen"]) for r in runs)
+        state = "complete" if complete else "in progress"
+        table = format_table(summarize(runs)) if runs else "(no finished run yet)"
+        self.footer = (
+            f"preset {self.meta['preset']}, {self.meta['n_seeds']} seed(s), "
+            f"n_latents={self.meta['n_latents']}, {len(runs)} run(s) ({state}); "
+            f"{steps} steps, {pairs} pairs in all; wall time {wall:.0f} s "
+            f"(this command, --n-jobs {self.meta['n_jobs']}); numbers in %"
+        )
+        self.table = table
+        (self.out / "table.txt").write_text(
+            f"{table}\n\n{self.footer}\n", encoding="utf-8"
+        )
+        load = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+        meta = {
+            **self.meta,
+            "complete": complete,
+            "wall_time_s": wall,
+            "total_steps": steps,
+            "total_pairs": pairs,
+            "load_average_now": load,
+        }
+        save_runs(runs, self.out, meta=meta)
+
+
+def _interrupt(signum, frame):
+    """Treat SIGTERM like Ctrl-C (a background job may ignore SIGINT)."""
+    raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+
+def _reproduce(args):
+    from sklcm.experiments import PRESETS, reproduce
+
+    # Every argument is checked before anything is created or trained.
+    earlier, finished = {}, []
+    if args.resume is not None:
+        earlier, finished = _load_finished(args.resume)
+        if args.preset not in (None, earlier["preset"]):
+            raise _UsageError(
+                f"--resume {args.resume!r}: its runs used --preset "
+                f"{earlier['preset']}, not {args.preset}."
+            )
+        args.out = args.resume
+    preset = PRESETS[args.preset or earlier.get("preset", "quick")]
+    settings = _check_settings(args.settings or earlier.get("settings"))
+    n_seeds = args.seeds or earlier.get("n_seeds") or preset.n_seeds
+    device = _check_device(args.device)
+    figures = _figures_possible(args)
     out = _check_out(args.out)
-    settings = _check_settings(args.settings)
-    preset = PRESETS[args.preset]
-    n_seeds = args.seeds or preset.n_seeds
+
     progress = None if args.quiet else _Progress(sys.stderr, n_seeds)
-    start = time.perf_counter()
-    runs = reproduce(
-        preset,
-        settings,
-        n_seeds,
-        device=args.device,
-        progress=progress,
-        return_latents=not args.no_figures,
-    )
-    wall = time.perf_counter() - start
-    table = format_table(summarize(runs))
-    footer = (
-        f"preset {preset.name}, {n_seeds} seed(s), n_latents="
-        f"{preset.n_latents}; wall time {wall:.0f} s; numbers in %"
-    )
-    print(f"{table}\n\n{footer}")
-    (out / "table.txt").write_text(f"{table}\n\n{footer}\n", encoding="utf-8")
     meta = {
         "command": "sklcm " + " ".join(args.argv),
         "preset": preset.name,
         "n_seeds": n_seeds,
-        "wall_time_s": wall,
-        "device": args.device,
+        "n_latents": preset.n_latents,
+        "settings": settings,
+        "n_jobs": args.n_jobs,
+        "device": device,
         "cpu_count": os.cpu_count(),
-        "load_average_at_end": list(os.getloadavg())
+        "load_average_at_start": list(os.getloadavg())
         if hasattr(os, "getloadavg")
         else None,
     }
-    save_runs(runs, out, meta=meta)
-    if not args.no_figures:
-        save_figures(runs, out)
+    writer = _Writer(out, finished, meta, figures)
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops cleanly too
+    try:
+        reproduce(
+            preset,
+            settings,
+            n_seeds,
+            device=device,
+            progress=progress,
+            return_latents=figures,
+            n_jobs=args.n_jobs,
+            skip=[(r["setting"], r["seed"]) for r in finished],
+            on_run=writer,
+        )
+    except KeyboardInterrupt as exc:
+        writer.write()
+        detail = f" ({exc})" if str(exc) else ""
+        print(
+            f"\nsklcm reproduce: interrupted{detail}. {len(writer.runs)} finished "
+            f"run(s) are kept in {out}; continue with: python -m sklcm reproduce "
+            f"--resume {out} --preset {preset.name}",
+            file=sys.stderr,
+        )
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    writer.write(complete=True)
+    print(f"{writer.table}\n\n{writer.footer}")
     if not args.quiet:
         print(f"results written to {out}", file=sys.stderr)
     return 0
@@ -222,7 +404,8 @@ def main(argv=None):
     Returns
     -------
     status : int
-        0 on success, 2 on bad arguments (after a message on stderr).
+        0 on success, 2 on bad arguments (after a message on stderr), 130
+        when interrupted with Ctrl-C (finished runs are kept on disk).
 
     Examples
     --------

@@ -2,13 +2,20 @@
 
 import csv
 import json
+import os
+import re
+import signal
 import subprocess
 import sys
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import torch
+from skorch.callbacks import Callback
 
 from sklcm._cli import main
+from sklcm.experiments import PRESETS, SETTINGS
 
 torch.set_num_threads(1)
 pytest.importorskip("matplotlib")
@@ -25,6 +32,7 @@ COLUMNS = [
     "no ICA",
     "baseline",
     "steps",
+    "conv.",
     "seeds",
     "time",
 ]
@@ -34,7 +42,17 @@ COLUMNS = [
 def smoke_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("reproduce") / "results"
     status = main(
-        [*SMOKE, "--settings", ",".join(ROWS), "--seeds", "2", "--out", str(out)]
+        [
+            *SMOKE,
+            "--settings",
+            ",".join(ROWS),
+            "--seeds",
+            "2",
+            "--n-jobs",
+            "1",
+            "--out",
+            str(out),
+        ]
     )
     return status, out
 
@@ -85,8 +103,9 @@ def test_reproduce_prints_table_and_progress(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert status == 0
     assert out.splitlines()[0].startswith("setting") and "box-gennorm" in out
-    assert "row 1/1 box-gennorm, seed 1/1" in err
-    assert "step     10/10" in err and "done: score" in err
+    assert "row 1/1 box-gennorm, seed 1/1: started" in err
+    assert "box-gennorm, seed 1/1: step     20/20" in err
+    assert "box-gennorm, seed 1/1: done, score" in err
     assert not (tmp_path / "figures").exists()
 
 
@@ -98,6 +117,9 @@ def test_reproduce_prints_table_and_progress(tmp_path, capsys):
         (["--seeds", "two"], "--seeds: expected an integer"),
         (["--preset", "huge"], "invalid choice: 'huge'"),
         (["--out", "{file}/sub"], "is not a writable directory"),
+        (["--device", "gpu"], "--device: 'gpu' is not a torch device"),
+        (["--n-jobs", "0"], "--n-jobs: must be >= 1, got 0"),
+        (["--resume", "{file}"], "no readable runs.json"),
     ],
 )
 def test_reproduce_bad_arguments_exit_2(tmp_path, capsys, args, match):
@@ -120,6 +142,9 @@ def test_help_documents_every_option(capsys):
         "--out",
         "--no-figures",
         "--quiet",
+        "--n-jobs",
+        "--resume",
+        "conv.",
         "sphere-vmf",
         "runs.csv",
     ):
@@ -133,3 +158,139 @@ def test_python_m_sklcm_entry_point():
         text=True,
     )
     assert proc.returncode == 2 and "must be >= 1" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        (["--device", "gpu"], "not a torch device"),
+        (["--settings", "nope"], "unknown setting(s) 'nope'"),
+    ],
+)
+def test_bad_arguments_create_nothing_and_train_nothing(
+    tmp_path, capsys, monkeypatch, args, match
+):
+    def no_training(*args, **kwargs):
+        raise AssertionError("training started before the arguments were checked")
+
+    monkeypatch.setattr("sklcm.experiments.reproduce", no_training)
+    out = tmp_path / "never"
+    assert main([*SMOKE, *args, "--out", str(out)]) == 2
+    assert match in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_missing_matplotlib_skips_figures_with_a_notice(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import raises
+    status = main([*SMOKE, "--settings", "sphere-vmf", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert status == 0
+    assert err.index("matplotlib is not installed") < err.index("started")
+    assert not (tmp_path / "figures").exists()
+    assert (tmp_path / "runs.csv").exists()
+
+
+class _CtrlC(Callback):
+    """Press Ctrl-C during the 12th training step (skorch swallows it)."""
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        if training and dict(net.callbacks_)["lr_schedule"].step_ == 12:
+            raise KeyboardInterrupt
+
+
+def _with_ctrl_c(monkeypatch, name):
+    settings = tuple(
+        replace(s, encoder={"callbacks": [_CtrlC()]}) if s.name == name else s
+        for s in SETTINGS
+    )
+    monkeypatch.setattr("sklcm.experiments._presets.SETTINGS", settings)
+
+
+def test_ctrl_c_keeps_finished_runs_exits_130_and_resume_finishes(
+    tmp_path, capsys, monkeypatch
+):
+    _with_ctrl_c(monkeypatch, "box-gennorm")
+    rows = ["--settings", "sphere-vmf,box-gennorm", "--n-jobs", "1", "--no-figures"]
+    assert main([*SMOKE, *rows, "--out", str(tmp_path)]) == 130
+    err = capsys.readouterr().err
+    assert "box-gennorm (seed 0) interrupted after 12 of 20 steps" in err
+    assert f"--resume {tmp_path}" in err
+    with open(tmp_path / "runs.csv", encoding="utf-8") as f:
+        runs = list(csv.DictReader(f))
+    assert [(r["setting"], r["steps"]) for r in runs] == [("sphere-vmf", "20")]
+    payload = json.loads((tmp_path / "runs.json").read_text(encoding="utf-8"))
+    assert payload["complete"] is False
+    assert "box-gennorm" not in (tmp_path / "table.txt").read_text(encoding="utf-8")
+
+    monkeypatch.undo()
+    assert main(["reproduce", "--resume", str(tmp_path), "--no-figures"]) == 0
+    err = capsys.readouterr().err
+    assert "sphere-vmf, seed 1/1: started" not in err  # kept, not trained again
+    assert "box-gennorm, seed 1/1: started" in err
+    payload = json.loads((tmp_path / "runs.json").read_text(encoding="utf-8"))
+    assert payload["complete"] is True and payload["preset"] == "smoke"
+    assert [(r["setting"], r["steps"]) for r in payload["runs"]] == [
+        ("sphere-vmf", 20),
+        ("box-gennorm", 20),
+    ]
+
+
+class _Kill(Callback):
+    """``kill`` this process (SIGTERM) during the 12th training step."""
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        if training and dict(net.callbacks_)["lr_schedule"].step_ == 12:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_sigterm_stops_like_ctrl_c(tmp_path, capsys, monkeypatch):
+    settings = tuple(
+        replace(s, encoder={"callbacks": [_Kill()]}) if s.name == "box-gennorm" else s
+        for s in SETTINGS
+    )
+    monkeypatch.setattr("sklcm.experiments._presets.SETTINGS", settings)
+    rows = ["--settings", "sphere-vmf,box-gennorm", "--n-jobs", "1", "--no-figures"]
+    assert main([*SMOKE, *rows, "--out", str(tmp_path)]) == 130
+    assert "interrupted after 12 of 20 steps" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # restored
+
+
+def test_each_finished_run_is_on_disk_before_the_next_starts(tmp_path, monkeypatch):
+    import sklcm.experiments._runner as runner
+
+    seen = []
+    real = runner.run_setting
+
+    def spy(setting, seed=0, **kwargs):
+        path = tmp_path / "runs.csv"
+        seen.append(
+            path.read_text(encoding="utf-8").count("\n") if path.exists() else 0
+        )
+        return real(setting, seed, **kwargs)
+
+    monkeypatch.setattr(runner, "run_setting", spy)
+    rows = ["--settings", "sphere-vmf", "--seeds", "3", "--n-jobs", "1"]
+    assert main([*SMOKE, *rows, "--no-figures", "--out", str(tmp_path)]) == 0
+    assert seen == [0, 2, 3]  # header + one line per finished run
+
+
+def test_resume_with_another_preset_is_refused(tmp_path, capsys):
+    rows = ["--settings", "sphere-vmf", "--no-figures", "--out", str(tmp_path)]
+    assert main([*SMOKE, *rows]) == 0
+    capsys.readouterr()
+    status = main(["reproduce", "--preset", "quick", "--resume", str(tmp_path)])
+    assert status == 2
+    assert "its runs used --preset smoke, not quick" in capsys.readouterr().err
+
+
+def test_quick_preset_duration_is_stated_once_everywhere(capsys):
+    duration = re.search(r"about \d+ min[^;,()]*", PRESETS["quick"].description)[
+        0
+    ].strip()
+    assert main(["reproduce", "--help"]) == 0
+    assert duration in " ".join(capsys.readouterr().out.split())
+    root = Path(__file__).resolve().parents[1]
+    for page in ("README.md", "docs/user_guide/reproduce.rst"):
+        text = " ".join((root / page).read_text(encoding="utf-8").split())
+        assert duration in text, page
+        assert not re.search(r"about \d+ min", text.replace(duration, "")), page

@@ -4,10 +4,13 @@ import ast
 import csv
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from skorch.callbacks import Callback
 
 from sklcm.experiments import (
     GROUPS,
@@ -20,6 +23,7 @@ from sklcm.experiments import (
     select_settings,
     summarize,
 )
+from sklcm.experiments._runner import _matched_concentration, _relative_noise, _steps
 
 torch.set_num_threads(1)
 PACKAGE = Path(__file__).resolve().parents[1] / "sklcm"
@@ -62,9 +66,9 @@ def test_run_setting_is_reproducible_and_reports_progress():
     again = run_setting("ica-laplace", seed=3, preset="smoke")
     assert first["score"] == again["score"] == first["mcc_ica"]
     assert first["baseline"] == again["baseline"]
-    assert [e for e, _ in events] == ["start", "train", "train", "done"]
-    assert events[-2][1]["step"] == 10 and events[-1][1]["setting"] == "ica-laplace"
-    assert first["seed"] == 3 and first["pairs_seen"] == 10 * 64
+    assert [e for e, _ in events] == ["start", *["train"] * 4, "done"]
+    assert events[-2][1]["step"] == 20 and events[-1][1]["setting"] == "ica-laplace"
+    assert first["seed"] == 3 and first["pairs_seen"] == 20 * 64
     assert first["latent_space"] == "real" and first["marginal"] == "laplace"
 
 
@@ -88,8 +92,84 @@ def test_run_setting_applies_row_parameters(name, key, expected):
 def test_reproduce_rejects_bad_arguments():
     with pytest.raises(ValueError, match="n_seeds must be >= 1"):
         reproduce("smoke", ["sphere-vmf"], n_seeds=0)
+    with pytest.raises(ValueError, match="n_jobs must be an int >= 1, got 0"):
+        reproduce("smoke", ["sphere-vmf"], n_jobs=0)
     with pytest.raises(ValueError, match="unknown preset 'huge'"):
         run_setting("sphere-vmf", preset="huge")
+
+
+@pytest.mark.parametrize("preset", list(PRESETS.values()), ids=list(PRESETS))
+def test_every_row_gets_its_geometry_theorem_budget(preset):
+    theorem = {s.latent_space: _steps(s, preset) for s in select_settings(["theorem"])}
+    assert theorem == {"sphere": preset.sphere_steps, "box": preset.box_steps}
+    for setting in SETTINGS:
+        assert _steps(setting, preset) == theorem[setting.latent_space], setting.name
+
+
+def test_violation_rows_match_the_theorem_rows_noise_level():
+    reference = {
+        s.latent_space: _relative_noise(s.data, 10)
+        for s in select_settings(["theorem"])
+    }
+    for setting in select_settings(["violation"]):
+        assert setting.match_noise
+        data = {**setting.data, "concentration": _matched_concentration(setting, 10)}
+        ratio = _relative_noise(data, 10)
+        assert ratio == pytest.approx(reference[setting.latent_space], rel=0.02)
+    result = run_setting("box-gennorm", preset="smoke")
+    assert result["concentration"] == _matched_concentration(
+        select_settings(["box-gennorm"])[0], PRESETS["smoke"].n_latents
+    )
+    assert result["steps"] == result["budget"] == PRESETS["smoke"].box_steps
+
+
+def test_results_do_not_depend_on_n_jobs():
+    rows = ["sphere-vmf", "box-gennorm"]
+    one = reproduce("smoke", rows, n_seeds=1, n_jobs=1)
+    two = reproduce("smoke", rows, n_seeds=1, n_jobs=2)
+    assert [(r["setting"], r["seed"]) for r in two] == [(s, 0) for s in rows]
+    for a, b in zip(one, two):
+        assert (a["score"], a["r2"], a["late_scores"]) == (
+            b["score"],
+            b["r2"],
+            b["late_scores"],
+        )
+
+
+def test_reproduce_skips_finished_runs_and_reports_each_run_at_once():
+    finished = []
+    runs = reproduce(
+        "smoke",
+        ["sphere-vmf"],
+        n_seeds=3,
+        skip=[("sphere-vmf", 1)],
+        on_run=lambda r: finished.append(r["seed"]),
+    )
+    assert finished == [0, 2] and [r["seed"] for r in runs] == [0, 2]
+
+
+class _CtrlC(Callback):
+    """Press Ctrl-C during the 7th training step (skorch swallows it)."""
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        if training and dict(net.callbacks_)["lr_schedule"].step_ == 7:
+            raise KeyboardInterrupt
+
+
+def test_swallowed_ctrl_c_is_raised_with_the_steps_taken():
+    (setting,) = select_settings(["sphere-vmf"])
+    setting = replace(setting, encoder={"callbacks": [_CtrlC()]})
+    with pytest.raises(KeyboardInterrupt, match="interrupted after 7 of 20 steps"):
+        run_setting(setting, preset="smoke")
+
+
+def test_run_setting_checks_convergence_over_the_last_quarter():
+    result = run_setting(
+        "sphere-vmf", preset=replace(PRESETS["smoke"], sphere_steps=40)
+    )
+    assert len(result["late_scores"]) == 3  # after steps 30, 35, 40 (chunks of 5)
+    assert result["drift"] == pytest.approx(np.ptp(result["late_scores"]))
+    assert result["converged"] == (result["drift"] <= 0.003)
 
 
 RUN = {
@@ -107,6 +187,8 @@ RUN = {
     "baseline_name": "MCC ICA(x)",
     "time": 2.0,
     "n_specific": [0, 0],
+    "converged": True,
+    "drift": 0.001,
 }
 
 
@@ -121,10 +203,17 @@ def test_summarize_and_format_table_align_columns():
     assert rows[0]["ours"] == "98.00 ± 1.41" and rows[0]["no ICA"] == "70.00 ± 14.14"
     assert rows[1]["ours"] == "99.00" and rows[1]["no ICA"] == ""
     assert rows[0]["paper"] == "—" and rows[0]["seeds"] == "2"
+    assert rows[0]["conv."] == "yes"
     lines = format_table(rows).splitlines()
     assert len(lines) == 4 and lines[0].split()[:2] == ["setting", "process"]
     start = lines[0].index("ours")
     assert lines[2][start:].startswith("98.00") and lines[3][start:].startswith("99.00")
+
+
+def test_summarize_marks_rows_that_did_not_converge():
+    late = {**RUN, "seed": 1, "converged": False, "drift": 0.0052}
+    assert summarize([RUN, late])[0]["conv."] == "no (Δ0.52)"
+    assert "no (Δ0.52)" in format_table(summarize([RUN, late]))
 
 
 def test_save_runs_writes_csv_and_json(tmp_path):

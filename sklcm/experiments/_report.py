@@ -21,6 +21,7 @@ _COLUMNS = (
     "no ICA",
     "baseline",
     "steps",
+    "conv.",
     "seeds",
     "time",
 )
@@ -48,8 +49,10 @@ def summarize(runs):
         One dict per setting (first-seen order) with the string columns of
         the table: ``setting``, ``process``, ``model``, ``metric``, ``ours``,
         ``paper``, ``no ICA`` (MCC before ICA on ICA rows), ``baseline``,
-        ``steps``, ``seeds`` and ``time`` (mean seconds per seed), plus ``score_mean``
-        (a float in [0, 1] for thresholds).
+        ``steps``, ``conv.`` ("yes" when every seed converged, else "no"
+        with the largest drift of the held-out score over the last quarter of
+        the budget, in points), ``seeds`` and ``time`` (mean seconds per
+        seed), plus ``score_mean`` (a float in [0, 1] for thresholds).
 
     Examples
     --------
@@ -81,10 +84,20 @@ def _summarize_setting(group):
         "baseline": f"{_mean_std([r['baseline'] for r in group])} "
         f"({first['baseline_name']})",
         "steps": str(first.get("steps", "")),
+        "conv.": _convergence(group),
         "seeds": str(len(group)),
         "time": f"{np.mean([r['time'] for r in group]):.0f} s",
         "score_mean": float(np.mean([r["score"] for r in group])),
     }
+
+
+def _convergence(group):
+    """ "yes", or "no (Δx.xx)" with the largest late-budget drift in points."""
+    if any("converged" not in r for r in group):
+        return ""
+    if all(r["converged"] for r in group):
+        return "yes"
+    return f"no (Δ{100 * max(r['drift'] for r in group):.2f})"
 
 
 def format_table(rows):

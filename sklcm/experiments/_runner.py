@@ -1,10 +1,16 @@
 """Run one row of the synthetic table for one seed: sample, train, score."""
 # License: BSD 3 clause
 
+import contextlib
+import functools
 import math
+import multiprocessing
+import queue
 import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
 import numpy as np
+import torch
 
 import sklcm
 from sklcm.datasets import LatentPartialCausalSampler
@@ -24,19 +30,68 @@ def _resolve_preset(preset):
 
 
 def _steps(setting, preset):
-    """Schedule length of a row: its group's budget times the row's factor."""
-    steps = {
-        "theorem": preset.theorem_steps,
-        "violation": preset.violation_steps,
-        "corollary": preset.corollary_steps,
-        "extra": preset.other_steps,
-    }[setting.group]
-    return int(round(steps * setting.budget))
+    """Schedule length of a row: the budget of its geometry's theorem row."""
+    return preset.sphere_steps if setting.latent_space == "sphere" else preset.box_steps
+
+
+# Monte Carlo size and fixed seeds of the noise-level calibration.
+_NOISE_PAIRS = 10_000
+_NOISE_ROUNDS = 5
+# The theorem row whose relative noise level each encoder geometry matches.
+_NOISE_REFERENCE = {"sphere": "sphere-vmf", "box": "box-laplace"}
+
+
+def _relative_noise(data, n_latents):
+    """Per-coordinate std of ``z_t - z_x`` over that of ``z_x`` (Monte Carlo).
+
+    Parameters
+    ----------
+    data : dict
+        Keyword arguments of :class:`~sklcm.datasets.LatentPartialCausalSampler`
+        besides ``n_latents``.
+    n_latents : int
+        Dimension of the coupled latents.
+
+    Returns
+    -------
+    ratio : float
+        Mean over coordinates of ``std(z_t - z_x)``, divided by the mean over
+        coordinates of ``std(z_x)``, from 10000 pairs drawn with a fixed seed.
+
+    """
+    sampler = LatentPartialCausalSampler(
+        n_latents, n_mixing_layers=1, random_state=0, **data
+    )
+    _, z_x, info = sampler.sample(_NOISE_PAIRS, random_state=0, return_info=True)
+    return float((info.z_t - z_x).std(axis=0).mean() / z_x.std(axis=0).mean())
+
+
+def _matched_concentration(setting, n_latents):
+    """``concentration`` giving ``setting`` its reference row's relative noise."""
+    return _calibrate(
+        _NOISE_REFERENCE[setting.latent_space], tuple(setting.data.items()), n_latents
+    )
+
+
+@functools.cache
+def _calibrate(reference, data, n_latents):
+    from ._presets import select_settings
+
+    (reference,) = select_settings([reference])
+    target = _relative_noise(reference.data, n_latents)
+    data = dict(data)
+    concentration = float(data.get("concentration", 10.0))
+    for _ in range(_NOISE_ROUNDS):  # the noise std is about ∝ 1 / concentration
+        data["concentration"] = concentration
+        concentration *= _relative_noise(data, n_latents) / target
+    return round(concentration, 3)
 
 
 def _make_sampler(setting, n_latents, seed):
     """The setting's generative model, its mixing functions seeded by ``seed``."""
     data = dict(setting.data)
+    if setting.match_noise:
+        data["concentration"] = _matched_concentration(setting, n_latents)
     if setting.feature_ratio is not None:
         k = np.broadcast_to(data.get("n_specific", 0), 2)
         data["n_features"] = tuple(
@@ -54,6 +109,8 @@ def _make_encoder(setting, preset, sampler, steps, seed, device):
         "temperature": preset.box_temperature
         if setting.latent_space == "box"
         else preset.temperature,
+        "learn_temperature": preset.learn_box_temperature
+        and setting.latent_space == "box",
         "hidden_layer_sizes": preset.hidden_layer_sizes,
         "batch_size": preset.batch_size,
         "lr": preset.lr,
@@ -81,19 +138,70 @@ def _baseline(setting, sampler, n_latents, fit, test, seed):
     return "MCC ICA(x)", mean_corr_coef(test[1], ica.transform(x_test))
 
 
-def _train(encoder, sampler, steps, chunk_steps, rng, report):
-    """Stream fresh chunks through ``partial_fit`` until ``steps`` steps ran."""
-    chunk_size = encoder.batch_size * chunk_steps
-    start = time.perf_counter()
-    for X, _ in sampler.stream(chunk_size, math.ceil(steps / chunk_steps), rng):
-        encoder.partial_fit(X)
-        report(
-            "train",
-            step=encoder.n_steps_,
-            steps=steps,
-            elapsed=time.perf_counter() - start,
+# Fractions of the budget at which held-out scores are checked: the last
+# quarter of the schedule. A row whose score moves by more than
+# _CONVERGENCE_TOL over them is reported as not converged.
+_CHECKPOINTS = (0.75, 5 / 6, 11 / 12, 1.0)
+_CONVERGENCE_TOL = 0.003
+_N_CHECK = 4000  # held-out pairs of the convergence checks
+
+
+class _TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a run's training before its budget (``n_steps`` taken)."""
+
+    def __init__(self, setting, seed, n_steps, steps):
+        super().__init__(
+            f"{setting} (seed {seed}) interrupted after {n_steps} of {steps} steps"
         )
-    return time.perf_counter() - start
+        self.setting, self.seed, self.n_steps, self.steps = (
+            setting,
+            seed,
+            n_steps,
+            steps,
+        )
+
+    def __reduce__(self):  # raised in worker processes, re-raised in the parent
+        return type(self), (self.setting, self.seed, self.n_steps, self.steps)
+
+
+def _check_score(setting, encoder, sampler, check, seed):
+    """Cheap held-out score of the encoder alone (linear R² on ICA rows)."""
+    Z = encoder.encode(_modalities(sampler, check[0])[0], "x")
+    if setting.metric == "mcc" and not setting.ica:
+        return mean_corr_coef(check[1], Z)
+    return linear_r2_score(check[1], Z, random_state=seed)
+
+
+def _train(setting, encoder, sampler, steps, chunk_steps, rng, check, seed, report):
+    """Stream fresh chunks through ``partial_fit`` until ``steps`` steps ran.
+
+    The last chunk is cut so that no call passes the schedule's end. skorch's
+    ``partial_fit`` swallows KeyboardInterrupt and returns early, so a chunk
+    that trains fewer steps than its batches means Ctrl-C: raise
+    :class:`_TrainingInterrupted`. Returns the training time and the held-out
+    scores at the checkpoints of ``_CHECKPOINTS``.
+    """
+    due = [math.ceil(f * steps) for f in _CHECKPOINTS]
+    checks, train_time = [], 0.0
+    batch = encoder.batch_size
+    while not hasattr(encoder, "n_steps_") or encoder.n_steps_ < steps:
+        done = getattr(encoder, "n_steps_", 0)
+        n_steps = min(chunk_steps, steps - done)
+        X, _ = sampler.sample(n_steps * batch, rng)
+        start = time.perf_counter()
+        try:
+            encoder.partial_fit(X)
+        except KeyboardInterrupt:  # outside skorch's loop it is not swallowed
+            pass  # detected below from the steps taken
+        train_time += time.perf_counter() - start
+        taken = getattr(encoder, "n_steps_", done)
+        if taken < done + n_steps:
+            raise _TrainingInterrupted(setting.name, seed, taken, steps)
+        report("train", step=encoder.n_steps_, steps=steps, elapsed=train_time)
+        if due and encoder.n_steps_ >= due[0]:
+            due = [d for d in due if d > encoder.n_steps_]
+            checks.append(_check_score(setting, encoder, sampler, check, seed))
+    return train_time, checks
 
 
 def _encode_both(encoder, sampler, X):
@@ -134,10 +242,13 @@ def _record(setting, preset, sampler, encoder, seed):
         "n_components": encoder.n_components,
         "hidden_layer_sizes": list(encoder.hidden_layer_sizes),
         "temperature": encoder.temperature,
+        "learn_temperature": encoder.learn_temperature,
+        "final_temperature": encoder.temperature_,
         "batch_size": encoder.batch_size,
         "lr": encoder.lr,
-        "steps": encoder.max_steps,
-        "pairs_seen": encoder.max_steps * encoder.batch_size,
+        "budget": encoder.max_steps,
+        "steps": encoder.n_steps_,
+        "pairs_seen": encoder.n_steps_ * encoder.batch_size,
         "paper": setting.paper,
     }
 
@@ -158,6 +269,20 @@ def run_setting(
     of fresh pairs with :meth:`~sklcm.MultimodalContrastiveEncoder.partial_fit`
     (the cosine schedule spans all steps), and scores it on held-out pairs
     against the true z_x, next to a linear baseline computed on raw x.
+
+    Every row gets the step budget of its encoder geometry's theorem row.
+    During the last quarter of the budget the encoder is scored at a few
+    checkpoints on 4000 further held-out pairs (linear R² on sphere and ICA
+    rows, MCC on box rows); if these scores span more than 0.003 (0.3 points)
+    the run is marked ``converged=False``. Rows with ``match_noise`` get the
+    ``concentration`` that matches the relative noise level of their
+    geometry's theorem row: the per-coordinate std of ``z_t - z_x`` over that
+    of ``z_x`` (Monte Carlo, fixed seed).
+
+    Ctrl-C during training (which skorch's ``partial_fit`` swallows) is
+    detected from the steps actually taken and raised again as a
+    ``KeyboardInterrupt`` naming the steps taken; no result is returned for
+    an interrupted run.
 
     Parameters
     ----------
@@ -183,14 +308,16 @@ def run_setting(
         Parameters (data, model, recipe, seed) and results: ``score`` (the
         headline metric), ``r2``, ``mcc``, ``mcc_ica`` (NaN without ICA),
         ``baseline`` with its ``baseline_name``, ``fit_time`` and ``time``
-        (seconds).
+        (seconds), ``steps`` (optimiser steps taken), ``budget`` (steps
+        asked), ``pairs_seen``, ``late_scores`` (the checkpoint scores),
+        ``drift`` (their range) and ``converged``.
 
     Examples
     --------
     >>> from sklcm.experiments import run_setting
     >>> result = run_setting("box-laplace", seed=0, preset="smoke")
     >>> result["metric"], result["steps"], 0 <= result["score"] <= 1
-    ('mcc', 50, True)
+    ('mcc', 20, True)
     """
     start = time.perf_counter()
     if isinstance(setting, str):
@@ -210,18 +337,28 @@ def run_setting(
     test = sampler.sample(preset.n_test, np.random.default_rng([seed, 1]))
     fit = sampler.sample(preset.n_baseline, np.random.default_rng([seed, 2]))
     baseline_name, baseline = _baseline(setting, sampler, n, fit, test, seed)
+    check = sampler.sample(
+        min(preset.n_test, _N_CHECK), np.random.default_rng([seed, 4])
+    )
     encoder = _make_encoder(setting, preset, sampler, steps, seed, device)
-    fit_time = _train(
+    fit_time, checks = _train(
+        setting,
         encoder,
         sampler,
         steps,
         preset.chunk_steps,
         np.random.default_rng([seed, 3]),
+        check,
+        seed,
         report,
     )
     Z = encoder.encode(_modalities(sampler, test[0])[0], "x")
     result = _record(setting, preset, sampler, encoder, seed)
+    drift = float(np.ptp(checks)) if checks else float("nan")
     result.update(
+        late_scores=[float(c) for c in checks],
+        drift=drift,
+        converged=bool(drift <= _CONVERGENCE_TOL),
         r2=linear_r2_score(test[1], Z, random_state=seed),
         mcc=mean_corr_coef(test[1], Z),
         mcc_ica=float("nan"),
@@ -239,3 +376,199 @@ def run_setting(
         result.update(z_true=test[1], z_pred=Z)
     report("done", score=result["score"], elapsed=result["time"])
     return result
+
+
+@contextlib.contextmanager
+def _one_torch_thread():
+    """Run torch on one thread (as every worker process does), then restore."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+_WORKER_EVENTS = None  # the parent's event queue, in worker processes
+
+
+def _init_worker(events):
+    global _WORKER_EVENTS
+    torch.set_num_threads(1)
+    _WORKER_EVENTS = events
+
+
+def _forward_event(event, **info):
+    _WORKER_EVENTS.put((event, info))
+
+
+def _run_task(setting, seed, preset, device, return_latents, row, n_rows):
+    """One (setting, seed) run in a worker; progress goes to the parent."""
+
+    def progress(event, **info):
+        _forward_event(event, row=row, n_rows=n_rows, **info)
+
+    return run_setting(
+        setting,
+        seed,
+        preset=preset,
+        device=device,
+        progress=progress,
+        return_latents=return_latents,
+    )
+
+
+def reproduce(
+    preset="quick",
+    settings=None,
+    n_seeds=None,
+    *,
+    device="auto",
+    progress=None,
+    return_latents=False,
+    n_jobs=1,
+    skip=(),
+    on_run=None,
+):
+    """Run every selected row of the synthetic table for every seed.
+
+    Each run uses one torch thread, so its result does not depend on
+    ``n_jobs``: the runs are identical whether they share one process or
+    are spread over several. Runs start seed by seed (every row's seed 0
+    first), so an interrupted command has a one-seed table as early as
+    possible.
+
+    Parameters
+    ----------
+    preset : str or Preset, default="quick"
+        Training recipe: "quick", "paper" (wider encoder, longer schedule,
+        3 seeds) or "smoke" (seconds); see :data:`PRESETS`.
+    settings : list of str, default=None
+        Setting or group names (see :func:`select_settings`); None runs all.
+    n_seeds : int, default=None
+        Seeds 0, ..., n_seeds - 1 per row; None uses the preset's number.
+    device : str, default="auto"
+        Torch device of the encoders.
+    progress : callable, default=None
+        Forwarded to :func:`run_setting`, with ``row`` and ``n_rows`` added;
+        with ``n_jobs > 1`` the events of the worker processes are relayed
+        in the calling process (interleaved).
+    return_latents : bool, default=False
+        Keep the held-out latents of each run (for :func:`save_figures`).
+    n_jobs : int, default=1
+        Runs trained at the same time, each in its own process with one
+        torch thread; 1 runs them one after the other in this process.
+    skip : iterable of (str, int), default=()
+        ``(setting name, seed)`` of runs not to do again (finished runs read
+        back from an earlier output folder).
+    on_run : callable, default=None
+        Called with each result as soon as its run is finished, in this
+        process (e.g. to write it to disk).
+
+    Returns
+    -------
+    runs : list of dict
+        One result of :func:`run_setting` per run done (those in ``skip``
+        left out), in table order: row by row, seed by seed.
+
+    Examples
+    --------
+    >>> from sklcm.experiments import reproduce, summarize
+    >>> runs = reproduce("smoke", ["sphere-vmf"], n_seeds=2)
+    >>> [(r["setting"], r["seed"]) for r in runs]
+    [('sphere-vmf', 0), ('sphere-vmf', 1)]
+    >>> summarize(runs)[0]["paper"]
+    '99.5 ± 0.1'
+    """
+    from ._presets import select_settings
+
+    chosen = select_settings(settings)
+    preset = _resolve_preset(preset)
+    n_seeds = preset.n_seeds if n_seeds is None else int(n_seeds)
+    if n_seeds < 1:
+        raise ValueError(f"n_seeds must be >= 1, got {n_seeds}.")
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
+        raise ValueError(f"n_jobs must be an int >= 1, got {n_jobs!r}.")
+    skip = {(str(name), int(seed)) for name, seed in skip}
+    tasks = [  # seed by seed: a one-seed table is complete first
+        (setting, seed, row)
+        for seed in range(n_seeds)
+        for row, setting in enumerate(chosen, start=1)
+        if (setting.name, seed) not in skip
+    ]
+    done = {}
+
+    def finish(task, result):
+        done[task[2], task[1]] = result
+        if on_run is not None:
+            on_run(result)
+
+    if n_jobs == 1 or len(tasks) <= 1:
+        with _one_torch_thread():
+            for task in tasks:
+                setting, seed, row = task
+
+                def report(event, _row=row, **info):
+                    if progress is not None:
+                        progress(event, row=_row, n_rows=len(chosen), **info)
+
+                finish(
+                    task,
+                    run_setting(
+                        setting,
+                        seed,
+                        preset=preset,
+                        device=device,
+                        progress=report,
+                        return_latents=return_latents,
+                    ),
+                )
+    else:
+        _run_parallel(
+            tasks, preset, device, return_latents, n_jobs, len(chosen), progress, finish
+        )
+    return [done[key] for key in sorted(done)]
+
+
+def _run_parallel(
+    tasks, preset, device, return_latents, n_jobs, n_rows, progress, finish
+):
+    """Run ``tasks`` in ``n_jobs`` spawned processes, in their order."""
+    context = multiprocessing.get_context("spawn")
+    events = context.Queue()
+
+    def relay():
+        while True:
+            try:
+                event, info = events.get_nowait()
+            except queue.Empty:
+                return
+            if progress is not None:
+                progress(event, **info)
+
+    executor = ProcessPoolExecutor(
+        min(n_jobs, len(tasks)),
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(events,),
+    )
+    try:
+        pending = {
+            executor.submit(
+                _run_task, setting, seed, preset, device, return_latents, row, n_rows
+            ): (setting, seed, row)
+            for setting, seed, row in tasks
+        }
+        while pending:
+            finished, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            relay()
+            for future in finished:
+                task = pending.pop(future)
+                finish(task, future.result())
+        relay()
+    except BaseException:
+        executor.shutdown(wait=False, cancel_futures=True)
+        for process in list(getattr(executor, "_processes", {}).values()):
+            process.terminate()  # stop runs still training, keep finished ones
+        raise
+    executor.shutdown()
