@@ -92,13 +92,7 @@ def retrieval_accuracy(z_x, z_t, *, similarity="cosine", p=1.0, block_size=256):
     >>> retrieval_accuracy(z, rng.normal(size=z.shape)) < 0.05
     True
     """
-    z_x = check_array(z_x, dtype=np.float64, input_name="z_x", ensure_min_samples=2)
-    z_t = check_array(z_t, dtype=np.float64, input_name="z_t", ensure_min_samples=2)
-    if z_x.shape != z_t.shape:
-        raise ValueError(
-            f"z_x and z_t must have the same shape (row i of each is a pair), got "
-            f"{z_x.shape} and {z_t.shape}."
-        )
+    z_x, z_t = _check_pairs(z_x, z_t, min_samples=2)
     n_samples = len(z_x)
     size = min(block_size, n_samples)
     hits, total = 0, 0
@@ -109,6 +103,22 @@ def retrieval_accuracy(z_x, z_t, *, similarity="cosine", p=1.0, block_size=256):
         hits += _top1_hits(sim.copy()).sum() + _top1_hits(sim.T.copy()).sum()
         total += 2 * size
     return float(hits / total)
+
+
+def _check_pairs(z_x, z_t, *, min_samples):
+    """Validate two row-aligned float representations of the same shape."""
+    z_x = check_array(
+        z_x, dtype=np.float64, input_name="z_x", ensure_min_samples=min_samples
+    )
+    z_t = check_array(
+        z_t, dtype=np.float64, input_name="z_t", ensure_min_samples=min_samples
+    )
+    if z_x.shape != z_t.shape:
+        raise ValueError(
+            f"z_x and z_t must have the same shape (row i of each is a pair), got "
+            f"{z_x.shape} and {z_t.shape}."
+        )
+    return z_x, z_t
 
 
 def _neighbor_mask(sim, n_neighbors):
@@ -197,13 +207,7 @@ def neighbor_agreement(
     >>> neighbor_agreement(z, rng.normal(size=z.shape)) < 0.1  # chance: 10 / 255
     True
     """
-    z_x = check_array(z_x, dtype=np.float64, input_name="z_x", ensure_min_samples=3)
-    z_t = check_array(z_t, dtype=np.float64, input_name="z_t", ensure_min_samples=3)
-    if z_x.shape != z_t.shape:
-        raise ValueError(
-            f"z_x and z_t must have the same shape (row i of each is a pair), got "
-            f"{z_x.shape} and {z_t.shape}."
-        )
+    z_x, z_t = _check_pairs(z_x, z_t, min_samples=3)
     size = min(block_size, len(z_x))
     if n_neighbors > size - 2:
         raise ValueError(
