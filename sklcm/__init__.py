@@ -15,7 +15,15 @@ _LAZY = {
     "IdentifiabilityDisplay": "sklcm.metrics",
     "stack_modalities": "sklcm.utils",
 }
-_SUBMODULES = {"datasets", "metrics", "model_selection", "utils", "nn", "experiments"}
+_SUBMODULES = {
+    "datasets",
+    "distributed",
+    "experiments",
+    "metrics",
+    "model_selection",
+    "nn",
+    "utils",
+}
 
 __all__ = [
     "CoupledLatentICA",

@@ -499,7 +499,8 @@ def test_local_shards_split_each_global_batch():
 def test_base_encoder_never_imports_accelerate():
     code = (
         "import sys, numpy as np\n"
-        "import sklcm, sklcm.distributed\n"
+        "import sklcm\n"
+        "sklcm.distributed.AcceleratedContrastiveEncoder  # a lazy submodule\n"
         "from sklcm import MultimodalContrastiveEncoder\n"
         "X = np.random.RandomState(0).randn(40, 4)\n"
         "MultimodalContrastiveEncoder(split=2, max_epochs=1, batch_size=20,\n"
