@@ -13,6 +13,7 @@ from sklearn.base import (
     TransformerMixin,
 )
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from skorch.callbacks import Callback, ProgressBar
@@ -544,11 +545,7 @@ class MultimodalContrastiveEncoder(
                 activation=self.activation,
                 latent_space=self.latent_space,
             )
-            for tower, cols in (
-                (module.tower_x, slice(None, self.split)),
-                (module.tower_t, slice(self.split, None)),
-            ):
-                tower._set_moments(mean[cols], std[cols])
+            module._set_moments(mean, std)
             net = self._net_class(
                 module,
                 criterion,
@@ -864,17 +861,14 @@ def _row_indices(n_samples):
 def _column_moments(X, rows):
     """Per-column mean and standard deviation (ddof=1) of ``X[rows]``.
 
-    Computed in float64 over chunks of rows (Chan et al.'s pairwise update),
-    so a memory-mapped ``X`` is never loaded or converted as a whole.
+    Accumulated in float64 over chunks of rows by
+    :meth:`~sklearn.preprocessing.StandardScaler.partial_fit`, so a
+    memory-mapped ``X`` is never loaded or converted as a whole.
     """
-    n, mean, m2 = 0, np.zeros(X.shape[1]), np.zeros(X.shape[1])
+    scaler = StandardScaler()
     for start in range(0, len(rows), _CHUNK_ROWS):
-        block = np.asarray(X[rows[start : start + _CHUNK_ROWS]], dtype=np.float64)
-        n_b, mean_b = len(block), block.mean(axis=0)
-        m2_b = ((block - mean_b) ** 2).sum(axis=0)
-        delta = mean_b - mean
-        total = n + n_b
-        mean = mean + delta * n_b / total
-        m2 = m2 + m2_b + delta**2 * n * n_b / total
-        n = total
-    return mean, np.sqrt(m2 / max(n - 1, 1))
+        scaler.partial_fit(
+            np.asarray(X[rows[start : start + _CHUNK_ROWS]], dtype=np.float64)
+        )
+    n = scaler.n_samples_seen_
+    return scaler.mean_, np.sqrt(scaler.var_ * n / max(n - 1, 1))

@@ -225,8 +225,12 @@ class TwoTowerMLP(nn.Module):
         X : torch.Tensor of shape (n_samples, n_features)
             Stacked observations ``[x | t]``.
         """
-        self.tower_x.set_standardization(X[:, : self.split])
-        self.tower_t.set_standardization(X[:, self.split :])
+        self._set_moments(X.mean(dim=0), X.std(dim=0))
+
+    def _set_moments(self, mean, std):
+        """Store per-feature moments of the stacked ``[x | t]`` columns."""
+        self.tower_x._set_moments(mean[: self.split], std[: self.split])
+        self.tower_t._set_moments(mean[self.split :], std[self.split :])
 
     def encode(self, X_m, modality="x"):
         """Encode one modality alone.
