@@ -319,6 +319,7 @@ def _accelerate_worker(rank, port, out):
             "world": (accelerator.process_index, accelerator.num_processes),
             "pickled": len(pickle.dumps(enc)),
             "score": enc.score(X),
+            "infonce_loss": enc.infonce_loss(X),
         }
     # two partial_fit calls: the second must train wrapped again (in sync)
     enc = AcceleratedContrastiveEncoder(
@@ -390,6 +391,9 @@ def test_two_process_accelerate_score_and_checks(accelerate_results):
     for result in accelerate_results:
         # each process scores the whole X, without gathering duplicates
         assert result[False]["score"] == pytest.approx(single.score(X), rel=1e-5)
+        assert result[False]["infonce_loss"] == pytest.approx(
+            single.infonce_loss(X), rel=1e-5
+        )
         assert "Every process must call fit with the same X" in result["other_data"]
         assert "random_state must be an int" in result["no_seed"]
 

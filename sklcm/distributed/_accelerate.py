@@ -267,26 +267,25 @@ class AcceleratedContrastiveEncoder(MultimodalContrastiveEncoder):
                 )
         self.device_ = str(self.net_.device)
 
-    def score(self, X, y=None):
-        """Score on ``X`` as :meth:`MultimodalContrastiveEncoder.score`.
+    def infonce_loss(self, X):
+        """Loss on ``X`` as :meth:`MultimodalContrastiveEncoder.infonce_loss`.
 
-        Every process scores the whole ``X`` on its own: the loss gathers
-        nothing from the other processes here.
+        Every process evaluates the whole ``X`` on its own: the loss gathers
+        nothing from the other processes here (their rows would be duplicate
+        negatives).
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Paired observations ``[x | t]``.
-        y : Ignored
-            Not used, present for API consistency by convention.
+            Paired observations ``[x | t]``, at least 2.
 
         Returns
         -------
-        score : float
-            The base encoder's score of ``X``.
+        loss : float
+            The base encoder's loss on ``X``.
         """
         with _local_only():
-            return super().score(X, y)
+            return super().infonce_loss(X)
 
 
 def _fingerprint(X):
