@@ -402,19 +402,27 @@ def _forward_event(event, **info):
     _WORKER_EVENTS.put((event, info))
 
 
-def _run_task(setting, seed, preset, device, return_latents, row, n_rows):
-    """One (setting, seed) run in a worker; progress goes to the parent."""
+def _run_one(setting, seed, row, n_rows, preset, device, return_latents, progress):
+    """One (setting, seed) run; its progress events carry ``row`` and ``n_rows``."""
 
-    def progress(event, **info):
-        _forward_event(event, row=row, n_rows=n_rows, **info)
+    def report(event, **info):
+        if progress is not None:
+            progress(event, row=row, n_rows=n_rows, **info)
 
     return run_setting(
         setting,
         seed,
         preset=preset,
         device=device,
-        progress=progress,
+        progress=report,
         return_latents=return_latents,
+    )
+
+
+def _run_task(setting, seed, preset, device, return_latents, row, n_rows):
+    """One run in a worker process; progress goes to the parent's queue."""
+    return _run_one(
+        setting, seed, row, n_rows, preset, device, return_latents, _forward_event
     )
 
 
@@ -507,22 +515,17 @@ def reproduce(
         with _one_torch_thread():
             for task in tasks:
                 setting, seed, row = task
-
-                def report(event, _row=row, **info):
-                    if progress is not None:
-                        progress(event, row=_row, n_rows=len(chosen), **info)
-
-                finish(
-                    task,
-                    run_setting(
-                        setting,
-                        seed,
-                        preset=preset,
-                        device=device,
-                        progress=report,
-                        return_latents=return_latents,
-                    ),
+                result = _run_one(
+                    setting,
+                    seed,
+                    row,
+                    len(chosen),
+                    preset,
+                    device,
+                    return_latents,
+                    progress,
                 )
+                finish(task, result)
     else:
         _run_parallel(
             tasks, preset, device, return_latents, n_jobs, len(chosen), progress, finish
