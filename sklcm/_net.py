@@ -218,6 +218,78 @@ class StopOnDivergence(Callback):
             )
 
 
+class WeightAverage(Callback):
+    """Exponential moving average of the module's parameters (Polyak averaging).
+
+    After every training step the average moves towards the current weights
+    by ``1 - d`` with ``d = min(decay, (1 + n) / (10 + n))`` at update ``n``
+    (a short average early on, when the weights move fast). Outside training
+    -- for ``transform``, ``score``, pickling and the held-out scores of
+    early stopping at the end of each epoch -- the module holds the averaged
+    weights; the raw weights are kept here and put back before training goes
+    on, so averaging never changes the optimisation itself.
+
+    Parameters
+    ----------
+    decay : float
+        Decay of the average, in [0, 1).
+    """
+
+    def __init__(self, decay):
+        self.decay = decay
+
+    def initialize(self):
+        self.average_ = None  # averaged parameters
+        self.raw_ = None  # training parameters while the module holds the average
+        self.n_updates_ = 0
+        return self
+
+    def _swap_in(self, net, tensors):
+        with torch.no_grad():
+            for param, value in zip(net.module_.parameters(), tensors):
+                param.copy_(value)
+
+    def _clone(self, net):
+        return [p.detach().clone() for p in net.module_.parameters()]
+
+    def on_train_begin(self, net, **kwargs):
+        if self.average_ is None:
+            self.average_ = self._clone(net)
+        device = next(net.module_.parameters()).device
+        self.average_ = [a.to(device) for a in self.average_]
+        self.on_epoch_begin(net)
+
+    def on_epoch_begin(self, net, **kwargs):
+        if self.raw_ is not None:  # the module holds the average: train the raw
+            self._swap_in(net, self.raw_)
+            self.raw_ = None
+
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        if not training:
+            return
+        self.n_updates_ += 1
+        n = self.n_updates_
+        decay = min(self.decay, (1 + n) / (10 + n))
+        with torch.no_grad():
+            for average, param in zip(self.average_, net.module_.parameters()):
+                average.lerp_(param, 1.0 - decay)
+
+    def on_epoch_end(self, net, **kwargs):
+        if self.raw_ is None:
+            self.raw_ = self._clone(net)
+            self._swap_in(net, self.average_)
+
+    def on_train_end(self, net, **kwargs):
+        self.on_epoch_end(net)  # an epoch cut short by Ctrl-C
+
+    def __getstate__(self):  # tensors travel on the CPU (see skorch's pickling)
+        state = self.__dict__.copy()
+        for key in ("average_", "raw_"):
+            if state.get(key) is not None:
+                state[key] = [t.cpu() for t in state[key]]
+        return state
+
+
 # Neighbours per pair of the label-free score (fewer in blocks of under 12
 # pairs), and the fewest pairs it can score.
 LABEL_FREE_NEIGHBORS = 10

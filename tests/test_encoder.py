@@ -508,8 +508,9 @@ def test_unsupervised_search_picks_what_the_supervised_one_picks():
         {"latent_space": "box", "representation": "both", "learn_temperature": True},
         {"lr_schedule": "constant", "hidden_layer_sizes": (), "verbose": 1},
         {"verbose": 2, "optimizer": "sgd", "max_steps": 4},
+        {"ema_decay": 0.9, "whiten_inputs": True, "early_stopping": True},
     ],
-    ids=["default", "early_stopping", "box", "constant-linear", "progress-sgd"],
+    ids=["default", "early_stopping", "box", "constant-linear", "progress-sgd", "ema"],
 )
 def test_every_configuration_pickles(data, params, tmp_path, capsys):
     """Old bug: early_stopping held a lambda, so pickling failed."""
@@ -615,3 +616,67 @@ def test_failed_refit_keeps_the_previous_model(data):
         enc.fit(X)
     np.testing.assert_array_equal(enc.transform(X), Z)
     assert enc.n_features_in_ == X.shape[1]
+
+
+def _tower_inputs(enc, X_m, modality):
+    tower = getattr(enc.net_.module_, f"tower_{modality}")
+    centred = torch.as_tensor(X_m, dtype=torch.float32) - tower.mean
+    return (centred @ tower.whitening).numpy()
+
+
+def test_whiten_inputs_decorrelates_each_modality_and_bounds_the_gain(data):
+    X, _, split = data
+    rng = np.random.default_rng(0)
+    # strongly correlated x columns on very different scales
+    x = X[:, :split] @ rng.normal(size=(split, split)) * [1, 10, 100, 1000][:split]
+    X = np.hstack([x, X[:, split:]])
+    enc = _enc(split, whiten_inputs=True).fit(X)
+    assert _enc(split).fit(X).net_.module_.tower_x.whitening is None
+    for modality, cols in (("x", slice(0, split)), ("t", slice(split, None))):
+        cov = np.cov(_tower_inputs(enc, X[:, cols], modality), rowvar=False)
+        np.testing.assert_allclose(cov, np.eye(len(cov)), atol=1e-3)
+    # an exact copy of a column leaves a zero-variance direction: its gain is
+    # floored (eigenvalue 1e-3 of the correlation matrix), never infinite
+    X = np.hstack([x, x[:, :1], X[:, split:]])
+    enc = _enc(split + 1, whiten_inputs=True).fit(X)
+    Y = _tower_inputs(enc, X[:, : split + 1], "x")
+    eig = np.linalg.eigvalsh(np.cov(Y, rowvar=False))
+    assert np.isfinite(Y).all() and eig.max() < 1 + 1e-3 and eig.min() < 1e-3
+    gain = np.linalg.norm(enc.net_.module_.tower_x.whitening.numpy(), 2)
+    assert gain <= 1 / np.sqrt(1e-3) / x.std(axis=0, ddof=1).min() * 1.01
+
+
+def test_ema_decay_averages_weights_without_changing_the_training(data):
+    X, _, split = data
+    plain = _enc(split, warmup=1).fit(X)
+    ema = _enc(split, warmup=1, ema_decay=0.9).fit(X)
+    # the optimiser trained exactly the same raw weights
+    raw = dict(ema.net_.callbacks_)["weight_average"].raw_
+    for a, b in zip(raw, plain.net_.module_.parameters()):
+        torch.testing.assert_close(a, b.detach(), rtol=0, atol=0)
+    # ...but transform uses their average, which differs and scores sensibly
+    assert not np.allclose(ema.transform(X), plain.transform(X))
+    zero = _enc(split, warmup=1, ema_decay=0.0).fit(X)  # average = last weights
+    np.testing.assert_allclose(zero.transform(X), plain.transform(X), atol=1e-6)
+    # training goes on from the raw weights: two chunks equal one replay
+    a = _enc(split, warmup=1, ema_decay=0.9).partial_fit(X[:150]).partial_fit(X[150:])
+    b = _enc(split, warmup=1).partial_fit(X[:150]).partial_fit(X[150:])
+    raw = dict(a.net_.callbacks_)["weight_average"].raw_
+    for w, v in zip(raw, b.net_.module_.parameters()):
+        torch.testing.assert_close(w, v.detach(), rtol=0, atol=0)
+
+
+def test_failed_partial_fit_restores_the_weight_average(data):
+    X, _, split = data
+    enc = _enc(split, ema_decay=0.9).partial_fit(X)
+    before = enc.transform(X)
+    twin = pickle.loads(pickle.dumps(enc))
+    enc.net_.criterion_.log_temperature.fill_(-100.0)  # logits overflow
+    with pytest.raises(ValueError, match="keeps its state"):
+        enc.partial_fit(X)
+    enc.net_.criterion_.log_temperature.fill_(np.log(0.2))
+    np.testing.assert_array_equal(enc.transform(X), before)
+    # the next chunk continues exactly as if the failed call never happened
+    np.testing.assert_array_equal(
+        enc.partial_fit(X).transform(X), twin.partial_fit(X).transform(X)
+    )

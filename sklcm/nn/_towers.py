@@ -125,6 +125,9 @@ class MLPTower(nn.Module):
         super().__init__()
         self.register_buffer("mean", torch.zeros(in_features))
         self.register_buffer("scale", torch.ones(in_features))
+        # Optional (in_features, in_features) whitening matrix that replaces
+        # the per-feature scale (see ``_set_whitening``).
+        self.register_buffer("whitening", None)
         widths = [in_features, *hidden_layer_sizes]
         layers = []
         for w_in, w_out in zip(widths[:-1], widths[1:]):
@@ -150,6 +153,16 @@ class MLPTower(nn.Module):
         self.mean.copy_(torch.as_tensor(mean, dtype=self.mean.dtype))
         std = torch.as_tensor(std, dtype=self.scale.dtype)
         self.scale.copy_(torch.where(std > 1e-12, std, torch.ones_like(std)))
+        self.whitening = None
+
+    @torch.no_grad()
+    def _set_whitening(self, mean, matrix):
+        """Store a mean and a matrix: inputs become ``(x - mean) @ matrix``."""
+        self.mean.copy_(torch.as_tensor(mean, dtype=self.mean.dtype))
+        self.scale.fill_(1.0)
+        self.whitening = torch.as_tensor(matrix, dtype=self.mean.dtype).to(
+            self.mean.device
+        )
 
     def forward(self, x):
         """Standardise ``x``, apply the perceptron, then the head.
@@ -164,7 +177,9 @@ class MLPTower(nn.Module):
         z : torch.Tensor of shape (n_samples, n_components)
             Representations.
         """
-        return self.head(self.mlp((x - self.mean) / self.scale))
+        if self.whitening is None:
+            return self.head(self.mlp((x - self.mean) / self.scale))
+        return self.head(self.mlp((x - self.mean) @ self.whitening))
 
 
 _HEADS = {
@@ -231,6 +246,11 @@ class TwoTowerMLP(nn.Module):
         """Store per-feature moments of the stacked ``[x | t]`` columns."""
         self.tower_x._set_moments(mean[: self.split], std[: self.split])
         self.tower_t._set_moments(mean[self.split :], std[self.split :])
+
+    def _set_whitening(self, mean, matrix_x, matrix_t):
+        """Store the stacked mean and one whitening matrix per tower."""
+        self.tower_x._set_whitening(mean[: self.split], matrix_x)
+        self.tower_t._set_whitening(mean[self.split :], matrix_t)
 
     def encode(self, X_m, modality="x"):
         """Encode one modality alone.
