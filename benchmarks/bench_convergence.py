@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from sklcm import MultimodalContrastiveEncoder
+from sklcm._encoder import _whitening_matrices
 from sklcm.datasets import LatentPartialCausalSampler
 from sklcm.metrics import linear_r2_score, mean_corr_coef
 from sklcm.nn import SymmetricInfoNCE, TwoTowerMLP
@@ -36,7 +37,25 @@ THRESHOLDS = {"sphere": (0.99, 0.995), "box": (0.98, 0.99)}
 BUDGETS = {"sphere": 15_000, "box": 25_000}
 
 # Encoder parameters of each lever setting (all at batch 256).
+_QUICK = dict(hidden_layer_sizes=(128, 128, 128), lr=3e-3)
 VARIANTS = {
+    # the recommended recipes (the quick preset's): whitened inputs, weight
+    # averaging; the box learns its temperature from 0.5
+    "sphere-whiten-ema": dict(
+        _QUICK, temperature=0.2, whiten_inputs=True, ema_decay=0.999
+    ),
+    "box-whiten-ema": dict(
+        _QUICK,
+        temperature=0.5,
+        learn_temperature=True,
+        whiten_inputs=True,
+        ema_decay=0.999,
+    ),
+    "sphere-whiten": dict(_QUICK, temperature=0.2, whiten_inputs=True),
+    "sphere-ema": dict(_QUICK, temperature=0.2, ema_decay=0.999),
+    "box-whiten": dict(
+        _QUICK, temperature=0.5, learn_temperature=True, whiten_inputs=True
+    ),
     "sphere-quick": dict(hidden_layer_sizes=(128, 128, 128), lr=3e-3, temperature=0.2),
     "sphere-enc-default": dict(),
     "sphere-learn-tau": dict(
@@ -201,9 +220,20 @@ def step_times(geometry, params, n_steps=100, repeats=3, seed=0):
     torch.manual_seed(seed)
     hidden = params.get("hidden_layer_sizes", (256, 256, 256))
     module = TwoTowerMLP(
-        sampler.split, X.shape[1], N_LATENTS, hidden, latent_space=geometry
+        sampler.split,
+        X.shape[1],
+        N_LATENTS,
+        hidden,
+        latent_space=geometry,
+        layer_norm=params.get("layer_norm", False),
     )
     module.set_standardization(Xt)
+    if params.get("whiten_inputs"):
+        mean, std = Xt.mean(dim=0).numpy(), Xt.std(dim=0).numpy()
+        rows = np.arange(len(X))
+        module._set_whitening(
+            mean, *_whitening_matrices(X, rows, sampler.split, mean, std)
+        )
     tau = params.get("temperature", 0.2 if geometry == "sphere" else 0.5)
     loss_fn = SymmetricInfoNCE(
         tau, similarity="cosine" if geometry == "sphere" else "lp"

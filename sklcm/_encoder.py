@@ -105,6 +105,14 @@ class MultimodalContrastiveEncoder(
         Hidden activation: one of "leaky_relu" (slope 0.01), "relu", "gelu",
         "silu", "elu" or "tanh".
 
+    layer_norm : bool, default=False
+        Whether each hidden layer normalises its pre-activations
+        (:class:`torch.nn.LayerNorm`, with a learned gain and bias) before the
+        activation. On the sphere theorem's setting with whitened inputs and
+        weight averaging it lifted the held-out R² at 15k steps from 0.994 to
+        0.996, for about 30% more time per step on a CPU
+        (``benchmarks/results/bench_convergence.txt``).
+
     whiten_inputs : bool, default=False
         Whether each tower whitens its input with the full covariance of its
         modality (ZCA whitening of the standardised features, eigenvalues of
@@ -293,6 +301,7 @@ class MultimodalContrastiveEncoder(
         "activation": [
             StrOptions({"leaky_relu", "relu", "gelu", "silu", "elu", "tanh"})
         ],
+        "layer_norm": ["boolean"],
         "whiten_inputs": ["boolean"],
         "optimizer": [StrOptions(set(_OPTIMIZERS))],
         "batch_size": [Interval(Integral, 2, None, closed="left")],
@@ -331,6 +340,7 @@ class MultimodalContrastiveEncoder(
         learn_temperature=False,
         hidden_layer_sizes=(256, 256, 256),
         activation="leaky_relu",
+        layer_norm=False,
         whiten_inputs=False,
         optimizer="adam",
         batch_size=256,
@@ -358,6 +368,7 @@ class MultimodalContrastiveEncoder(
         self.learn_temperature = learn_temperature
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
+        self.layer_norm = layer_norm
         self.whiten_inputs = whiten_inputs
         self.optimizer = optimizer
         self.batch_size = batch_size
@@ -579,6 +590,7 @@ class MultimodalContrastiveEncoder(
                 hidden_layer_sizes=hidden,
                 activation=self.activation,
                 latent_space=self.latent_space,
+                layer_norm=self.layer_norm,
             )
             if self.whiten_inputs:
                 module._set_whitening(

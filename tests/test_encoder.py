@@ -508,7 +508,12 @@ def test_unsupervised_search_picks_what_the_supervised_one_picks():
         {"latent_space": "box", "representation": "both", "learn_temperature": True},
         {"lr_schedule": "constant", "hidden_layer_sizes": (), "verbose": 1},
         {"verbose": 2, "optimizer": "sgd", "max_steps": 4},
-        {"ema_decay": 0.9, "whiten_inputs": True, "early_stopping": True},
+        {
+            "ema_decay": 0.9,
+            "whiten_inputs": True,
+            "layer_norm": True,
+            "early_stopping": True,
+        },
     ],
     ids=["default", "early_stopping", "box", "constant-linear", "progress-sgd", "ema"],
 )

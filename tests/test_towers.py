@@ -51,3 +51,14 @@ def test_standardization_matches_torch_moments_and_towers_pickle():
     torch.testing.assert_close(module.tower_t.scale, X[:, 2:].std(0))
     loaded = pickle.loads(pickle.dumps(module))  # leaky_relu is no lambda
     torch.testing.assert_close(loaded(X)[0], module(X)[0])
+
+
+def test_layer_norm_normalises_every_hidden_layer():
+    plain = MLPTower(5, 2, hidden_layer_sizes=(8, 6), activation="relu")
+    normed = MLPTower(5, 2, (8, 6), "relu", layer_norm=True)
+    norms = [m for m in normed.mlp if isinstance(m, nn.LayerNorm)]
+    assert [n.normalized_shape for n in norms] == [(8,), (6,)]
+    assert not any(isinstance(m, nn.LayerNorm) for m in plain.mlp)
+    # the activation sees normalised pre-activations
+    h = normed.mlp[:2](torch.randn(50, 5) * 100)
+    torch.testing.assert_close(h.mean(dim=1), torch.zeros(50), atol=1e-5, rtol=0)

@@ -257,6 +257,11 @@ class Preset:
         (``learn_temperature=True``). On the box theorem row (quick recipe,
         25k steps) this lifts the held-out MCC from 0.889 to 0.966
         (``benchmarks/bench_convergence.py``).
+    whiten_inputs : bool
+        Whiten each encoder tower's input (the encoder's ``whiten_inputs``).
+    ema_decay : float or None
+        Decay of the encoder's weight average (its ``ema_decay``); the table
+        scores the averaged weights.
     chunk_steps : int
         Steps per fresh chunk of pairs passed to ``partial_fit``.
     n_test : int
@@ -287,6 +292,8 @@ class Preset:
     temperature: float = 0.2
     box_temperature: float = 0.5
     learn_box_temperature: bool = False
+    whiten_inputs: bool = False
+    ema_decay: float = None
     chunk_steps: int = 50
     n_test: int = 10_000
     n_baseline: int = 10_000

@@ -100,6 +100,9 @@ class MLPTower(nn.Module):
         ``"tanh"``.
     head : {"sphere", "box", "none"}, default="sphere"
         Output head: L2 normalisation, a bounded box, or none.
+    layer_norm : bool, default=False
+        Whether each hidden layer normalises its pre-activations
+        (:class:`torch.nn.LayerNorm`) before the activation.
 
     Examples
     --------
@@ -111,7 +114,13 @@ class MLPTower(nn.Module):
     """
 
     def __init__(
-        self, in_features, n_components, hidden_layer_sizes, activation, head="sphere"
+        self,
+        in_features,
+        n_components,
+        hidden_layer_sizes,
+        activation,
+        head="sphere",
+        layer_norm=False,
     ):
         if activation not in _ACTIVATIONS:
             raise ValueError(
@@ -131,7 +140,10 @@ class MLPTower(nn.Module):
         widths = [in_features, *hidden_layer_sizes]
         layers = []
         for w_in, w_out in zip(widths[:-1], widths[1:]):
-            layers += [nn.Linear(w_in, w_out), _ACTIVATIONS[activation]()]
+            layers.append(nn.Linear(w_in, w_out))
+            if layer_norm:
+                layers.append(nn.LayerNorm(w_out))
+            layers.append(_ACTIVATIONS[activation]())
         layers.append(nn.Linear(widths[-1], n_components))
         self.mlp = nn.Sequential(*layers)
         self.head = _HEADS[head](n_components)
@@ -206,6 +218,8 @@ class TwoTowerMLP(nn.Module):
         Hidden activation.
     latent_space : {"sphere", "box"}, default="sphere"
         Output head of both towers.
+    layer_norm : bool, default=False
+        Layer normalisation in the hidden layers of both towers.
 
     Examples
     --------
@@ -225,12 +239,13 @@ class TwoTowerMLP(nn.Module):
         hidden_layer_sizes=(256, 256, 256),
         activation="leaky_relu",
         latent_space="sphere",
+        layer_norm=False,
     ):
         super().__init__()
         self.split = split
         args = (n_components, tuple(hidden_layer_sizes), activation, latent_space)
-        self.tower_x = MLPTower(split, *args)
-        self.tower_t = MLPTower(n_features - split, *args)
+        self.tower_x = MLPTower(split, *args, layer_norm=layer_norm)
+        self.tower_t = MLPTower(n_features - split, *args, layer_norm=layer_norm)
 
     def set_standardization(self, X):
         """Store each tower's input statistics from a stacked tensor ``X``.
