@@ -105,6 +105,12 @@ class MultimodalContrastiveEncoder(
         Hidden activation: one of "leaky_relu" (slope 0.01), "relu", "gelu",
         "silu", "elu" or "tanh".
 
+    box_squash : {"sigmoid", "softclamp"}, default="sigmoid"
+        How the box head maps each coordinate into ``(0, 1)`` before scaling
+        it by its learnable bound (see :class:`~sklcm.nn.BoxHead`): the
+        logistic function, or ``"softclamp"``, a smooth clamp to ``[0, 1]``
+        (near the identity inside, saturating outside). Ignored on the sphere.
+
     layer_norm : bool, default=False
         Whether each hidden layer normalises its pre-activations
         (:class:`torch.nn.LayerNorm`, with a learned gain and bias) before the
@@ -301,6 +307,7 @@ class MultimodalContrastiveEncoder(
         "activation": [
             StrOptions({"leaky_relu", "relu", "gelu", "silu", "elu", "tanh"})
         ],
+        "box_squash": [StrOptions({"sigmoid", "softclamp"})],
         "layer_norm": ["boolean"],
         "whiten_inputs": ["boolean"],
         "optimizer": [StrOptions(set(_OPTIMIZERS))],
@@ -340,6 +347,7 @@ class MultimodalContrastiveEncoder(
         learn_temperature=False,
         hidden_layer_sizes=(256, 256, 256),
         activation="leaky_relu",
+        box_squash="sigmoid",
         layer_norm=False,
         whiten_inputs=False,
         optimizer="adam",
@@ -368,6 +376,7 @@ class MultimodalContrastiveEncoder(
         self.learn_temperature = learn_temperature
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
+        self.box_squash = box_squash
         self.layer_norm = layer_norm
         self.whiten_inputs = whiten_inputs
         self.optimizer = optimizer
@@ -591,6 +600,7 @@ class MultimodalContrastiveEncoder(
                 activation=self.activation,
                 latent_space=self.latent_space,
                 layer_norm=self.layer_norm,
+                box_squash=self.box_squash,
             )
             if self.whiten_inputs:
                 module._set_whitening(

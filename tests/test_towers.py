@@ -2,6 +2,7 @@
 
 import pickle
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -62,3 +63,19 @@ def test_layer_norm_normalises_every_hidden_layer():
     # the activation sees normalised pre-activations
     h = normed.mlp[:2](torch.randn(50, 5) * 100)
     torch.testing.assert_close(h.mean(dim=1), torch.zeros(50), atol=1e-5, rtol=0)
+
+
+def test_softclamp_box_head_is_near_the_identity_inside_and_bounded_outside():
+    head = BoxHead(1, squash="softclamp")
+    inside = torch.linspace(0.2, 0.8, 7)[:, None]
+    torch.testing.assert_close(head(inside), inside, atol=0.013, rtol=0)
+    far = head(torch.tensor([[-50.0], [50.0]]))[:, 0]
+    torch.testing.assert_close(far, torch.tensor([0.0, 1.0]), atol=1e-6, rtol=0)
+    h = torch.linspace(-5, 5, 1001)[:, None]
+    z = head(h)[:, 0]
+    assert bool((z >= 0).all() and (z <= 1).all() and (z.diff() > 0).all())
+    with torch.no_grad():
+        head.log_bound.fill_(np.log(3.0))
+    torch.testing.assert_close(head(inside), 3 * inside, atol=0.04, rtol=0)
+    with pytest.raises(ValueError, match="squash must be one of"):
+        BoxHead(2, squash="tanh")
