@@ -77,9 +77,9 @@ class BoxHead(nn.Module):
     >>> z = head(torch.randn(5, 3))
     >>> bool((z > 0).all() and (z < 1).all())
     True
-    >>> z = BoxHead(1, squash="softclamp")(torch.tensor([[0.25], [0.5]]))
+    >>> z = BoxHead(1, squash="softclamp")(torch.tensor([[0.5], [-9.0], [9.0]]))
     >>> [round(float(v), 3) for v in z[:, 0]]
-    [0.25, 0.5]
+    [0.5, 0.0, 1.0]
     """
 
     def __init__(self, n_components, squash="sigmoid"):
