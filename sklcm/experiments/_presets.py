@@ -257,6 +257,9 @@ class Preset:
         (``learn_temperature=True``). On the box theorem row (quick recipe,
         25k steps) this lifts the held-out MCC from 0.889 to 0.966
         (``benchmarks/bench_convergence.py``).
+    box_squash : {"sigmoid", "softclamp"}
+        Squashing function of box encoders' heads (the encoder's
+        ``box_squash``).
     whiten_inputs : bool
         Whiten each encoder tower's input (the encoder's ``whiten_inputs``).
     ema_decay : float or None
@@ -292,6 +295,7 @@ class Preset:
     temperature: float = 0.2
     box_temperature: float = 0.5
     learn_box_temperature: bool = False
+    box_squash: str = "sigmoid"
     whiten_inputs: bool = False
     ema_decay: float = None
     chunk_steps: int = 50

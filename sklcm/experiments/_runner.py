@@ -112,6 +112,7 @@ def _make_encoder(setting, preset, sampler, steps, seed, device):
         "learn_temperature": preset.learn_box_temperature
         and setting.latent_space == "box",
         "hidden_layer_sizes": preset.hidden_layer_sizes,
+        "box_squash": preset.box_squash,
         "whiten_inputs": preset.whiten_inputs,
         "ema_decay": preset.ema_decay,
         "batch_size": preset.batch_size,
