@@ -23,7 +23,13 @@ from sklcm.experiments import (
     select_settings,
     summarize,
 )
-from sklcm.experiments._runner import _matched_concentration, _relative_noise, _steps
+from sklcm.experiments._runner import (
+    _make_encoder,
+    _make_sampler,
+    _matched_concentration,
+    _relative_noise,
+    _steps,
+)
 
 torch.set_num_threads(1)
 PACKAGE = Path(__file__).resolve().parents[1] / "sklcm"
@@ -104,6 +110,29 @@ def test_every_row_gets_its_geometry_theorem_budget(preset):
     assert theorem == {"sphere": preset.sphere_steps, "box": preset.box_steps}
     for setting in SETTINGS:
         assert _steps(setting, preset) == theorem[setting.latent_space], setting.name
+
+
+@pytest.mark.parametrize("name", ["sphere-vmf", "box-laplace", "box-tau-0.2"])
+def test_preset_recipe_reaches_the_encoder(name):
+    setting = select_settings([name])[0]
+    preset = replace(
+        PRESETS["smoke"],
+        lr=4e-3,
+        whiten_inputs=True,
+        ema_decay=0.99,
+        box_squash="softclamp",
+        learn_box_temperature=True,
+    )
+    sampler = _make_sampler(setting, preset.n_latents, 0)
+    params = _make_encoder(setting, preset, sampler, 20, 0, "cpu").get_params()
+    assert params["lr"] == 4e-3 and params["max_steps"] == 20
+    assert params["whiten_inputs"] is True and params["ema_decay"] == 0.99
+    assert params["box_squash"] == "softclamp"
+    box = setting.latent_space == "box"
+    # the row's own encoder parameters win over the preset's
+    assert params["learn_temperature"] is (box and name != "box-tau-0.2")
+    quick = _make_encoder(setting, PRESETS["quick"], sampler, 20, 0, "cpu")
+    assert quick.whiten_inputs and quick.ema_decay == 0.999 and quick.lr == 5e-3
 
 
 def test_violation_rows_match_the_theorem_rows_noise_level():
