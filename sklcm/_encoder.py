@@ -109,7 +109,7 @@ class MultimodalContrastiveEncoder(
         How the box head maps each coordinate into ``(0, 1)`` before scaling
         it by its learnable bound (see :class:`~sklcm.nn.BoxHead`): the
         logistic function, or ``"softclamp"``, a smooth clamp to ``[0, 1]``
-        (near the identity inside, saturating outside). Ignored on the sphere.
+        (linear in the middle, saturating at the faces). Ignored on the sphere.
 
     layer_norm : bool, default=False
         Whether each hidden layer normalises its pre-activations

@@ -165,6 +165,20 @@ def test_results_do_not_depend_on_n_jobs():
         )
 
 
+def test_interrupt_with_workers_stops_them_and_raises_keyboard_interrupt():
+    """Old bug: shutdown(wait=False) dropped the executor's worker list, so an
+    interrupt raised AttributeError and left both workers training."""
+    import multiprocessing
+
+    def progress(event, **info):
+        if event == "train":  # a worker is training: interrupt the command
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        reproduce("smoke", ["sphere-vmf"], 2, n_jobs=2, progress=progress)
+    assert not multiprocessing.active_children()
+
+
 def test_reproduce_skips_finished_runs_and_reports_each_run_at_once():
     finished = []
     runs = reproduce(

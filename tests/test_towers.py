@@ -67,15 +67,15 @@ def test_layer_norm_normalises_every_hidden_layer():
 
 def test_softclamp_box_head_is_near_the_identity_inside_and_bounded_outside():
     head = BoxHead(1, squash="softclamp")
-    inside = torch.linspace(0.2, 0.8, 7)[:, None]
-    torch.testing.assert_close(head(inside), inside, atol=0.013, rtol=0)
+    inside = torch.linspace(-0.3, 0.3, 7)[:, None]
+    torch.testing.assert_close(head(inside), inside + 0.5, atol=0.013, rtol=0)
     far = head(torch.tensor([[-50.0], [50.0]]))[:, 0]
     torch.testing.assert_close(far, torch.tensor([0.0, 1.0]), atol=1e-6, rtol=0)
     z = head(torch.linspace(-5, 5, 1001)[:, None])[:, 0]
     assert bool((z >= -1e-6).all() and (z <= 1 + 1e-6).all())
-    assert bool((head(torch.linspace(-0.5, 1.5, 201)[:, None]).diff(dim=0) > 0).all())
+    assert bool((head(torch.linspace(-1, 1, 201)[:, None]).diff(dim=0) > 0).all())
     with torch.no_grad():
         head.log_bound.fill_(np.log(3.0))
-    torch.testing.assert_close(head(inside), 3 * inside, atol=0.04, rtol=0)
+    torch.testing.assert_close(head(inside), 3 * (inside + 0.5), atol=0.04, rtol=0)
     with pytest.raises(ValueError, match="squash must be one of"):
         BoxHead(2, squash="tanh")

@@ -573,8 +573,14 @@ def _run_parallel(
                 finish(task, future.result())
         relay()
     except BaseException:
+        # the executor has no public way to stop busy workers, and
+        # shutdown(wait=False) forgets them (Python 3.11 sets _processes to
+        # None), so take them first
+        workers = list((getattr(executor, "_processes", None) or {}).values())
         executor.shutdown(wait=False, cancel_futures=True)
-        for process in list(getattr(executor, "_processes", {}).values()):
+        for process in workers:
             process.terminate()  # stop runs still training, keep finished ones
+        for process in workers:
+            process.join(timeout=10)
         raise
     executor.shutdown()

@@ -45,10 +45,16 @@ class SphereHead(nn.Module):
 
 
 def _soft_clamp(h, sharpness=10.0):
-    """About the identity inside [0, 1]; saturates smoothly to 0 below, 1 above."""
+    """About ``h + 1/2`` for ``|h| < 1/2``; saturates smoothly to 0 and 1 outside.
+
+    Centred like the sigmoid (``h = 0`` maps to the middle of the box): a
+    tower's initial outputs, near 0, start on the linear part instead of at a
+    kink, where a coordinate could drift out and stop receiving gradient.
+    """
+    u = h + 0.5
     softplus = nn.functional.softplus
-    above, below = softplus(sharpness * (h - 1)), softplus(-sharpness * h)
-    return h - (above - below) / sharpness
+    above, below = softplus(sharpness * (u - 1)), softplus(-sharpness * u)
+    return u - (above - below) / sharpness
 
 
 _SQUASHES = {"sigmoid": torch.sigmoid, "softclamp": _soft_clamp}
@@ -64,10 +70,11 @@ class BoxHead(nn.Module):
     squash : {"sigmoid", "softclamp"}, default="sigmoid"
         Map of each coordinate into ``(0, 1)`` before the scaling by ``b``.
         ``"sigmoid"`` is the logistic function. ``"softclamp"`` is a smooth
-        clamp to ``[0, 1]``, ``h - softplus(10 (h - 1)) / 10 +
-        softplus(-10 h) / 10``: within 0.013 of the identity on
-        ``[0.2, 0.8]``, saturating outside ``[0, 1]``, so a uniform latent
-        needs no steep logit from the tower near the box's faces.
+        clamp of ``u = h + 1/2`` to ``[0, 1]``, ``u - softplus(10 (u - 1)) /
+        10 + softplus(-10 u) / 10``: within 0.013 of ``h + 1/2`` for ``|h| <=
+        0.3``, saturating outside ``|h| < 1/2``, so a uniform latent needs no
+        steep logit from the tower near the box's faces. Both map ``h = 0``
+        to the middle of the box.
 
     Examples
     --------
@@ -77,7 +84,7 @@ class BoxHead(nn.Module):
     >>> z = head(torch.randn(5, 3))
     >>> bool((z > 0).all() and (z < 1).all())
     True
-    >>> z = BoxHead(1, squash="softclamp")(torch.tensor([[0.5], [-9.0], [9.0]]))
+    >>> z = BoxHead(1, squash="softclamp")(torch.tensor([[0.0], [-9.0], [9.0]]))
     >>> [round(float(v), 3) for v in z[:, 0]]
     [0.5, 0.0, 1.0]
     """
