@@ -106,7 +106,8 @@ sphinx_gallery_conf = {
 # Headless figures; examples must not spin threads on a small machine.
 os.environ.setdefault("MPLBACKEND", "Agg")
 warnings.filterwarnings(
-    "ignore", category=UserWarning,
+    "ignore",
+    category=UserWarning,
     message="Matplotlib is currently using agg, which is a non-GUI backend",
 )
 

@@ -49,8 +49,12 @@ ratio = PCA().fit(embeddings).explained_variance_ratio_
 fig, ax = plt.subplots(figsize=(5, 3.2), layout="constrained")
 ax.plot(np.arange(1, 21), ratio[:20], "o-")
 ax.axvline(n_factors + 0.5, color="gray", ls="--")
-ax.set(xlabel="principal direction", ylabel="explained variance ratio",
-       yscale="log", title="PCA spectrum")
+ax.set(
+    xlabel="principal direction",
+    ylabel="explained variance ratio",
+    yscale="log",
+    title="PCA spectrum",
+)
 plt.show()
 
 # %%
