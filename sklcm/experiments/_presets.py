@@ -307,7 +307,7 @@ PRESETS = {
     "quick": Preset(
         "quick",
         "n=10, 1 seed, every row trained for its geometry's theorem budget "
-        "(15k steps sphere, 25k box; 325k steps per seed): about 12 min per "
+        "(15k steps sphere, 25k box; 325k steps per seed): about 13 min per "
         "seed on an idle 2-core CPU with --n-jobs 2 (default)",
         n_latents=10,
         n_seeds=1,
