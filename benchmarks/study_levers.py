@@ -111,21 +111,23 @@ def _module(a, sampler, X0):
     return module
 
 
-def _score(module, geometry, x_test, z_test):
+def _encode_x(module, x_test):
     module.eval()
     with torch.no_grad():
         z = module.tower_x(x_test).numpy()
     module.train()
+    return z
+
+
+def _score(module, geometry, x_test, z_test):
+    z = _encode_x(module, x_test)
     if geometry == "sphere":
         return linear_r2_score(z_test, z, random_state=0)
     return mean_corr_coef(z_test, z)
 
 
 def _diagnostics(module, x_test, z_test):
-    module.eval()
-    with torch.no_grad():
-        z = module.tower_x(x_test).numpy()
-    module.train()
+    z = _encode_x(module, x_test)
     return {
         "pearson": round(mean_corr_coef(z_test, z), 4),
         "spearman": round(mean_corr_coef(z_test, z, method="spearman"), 4),
