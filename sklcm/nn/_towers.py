@@ -181,11 +181,7 @@ class MLPTower(nn.Module):
             layers.append(_ACTIVATIONS[activation]())
         layers.append(nn.Linear(widths[-1], n_components))
         self.mlp = nn.Sequential(*layers)
-        self.head = (
-            BoxHead(n_components, box_squash)
-            if head == "box"
-            else _HEADS[head](n_components)
-        )
+        self.head = _HEADS[head](n_components, box_squash)
 
     @torch.no_grad()
     def set_standardization(self, X):
@@ -233,10 +229,11 @@ class MLPTower(nn.Module):
         return self.head(self.mlp((x - self.mean) @ self.whitening))
 
 
+# Head factories, called with (n_components, box_squash).
 _HEADS = {
-    "sphere": lambda n_components: SphereHead(),
+    "sphere": lambda n_components, squash: SphereHead(),
     "box": BoxHead,
-    "none": lambda n_components: nn.Identity(),
+    "none": lambda n_components, squash: nn.Identity(),
 }
 
 
