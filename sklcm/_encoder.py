@@ -20,7 +20,6 @@ from skorch.callbacks import Callback, ProgressBar
 
 from ._net import (
     _CHUNK_ROWS,
-    LABEL_FREE_MIN_PAIRS,
     ContrastiveNet,
     DivergenceError,
     PairData,
@@ -30,8 +29,8 @@ from ._net import (
     WeightAverage,
     batch_starts,
     device_rows,
-    label_free_score,
 )
+from .metrics._retrieval import LABEL_FREE_MIN_PAIRS, label_free_score
 from .nn import SymmetricInfoNCE, TwoTowerMLP
 from .utils._param_validation import (
     Integral,

@@ -9,7 +9,7 @@ import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
 
-from .metrics import neighbor_agreement
+from .metrics._retrieval import label_free_score
 
 # rows converted at once when a pass over the data is done in chunks
 _CHUNK_ROWS = 8192
@@ -288,40 +288,6 @@ class WeightAverage(Callback):
             if state.get(key) is not None:
                 state[key] = [t.cpu() for t in state[key]]
         return state
-
-
-# Neighbours per pair of the label-free score (fewer in blocks of under 12
-# pairs), and the fewest pairs it can score.
-LABEL_FREE_NEIGHBORS = 10
-LABEL_FREE_MIN_PAIRS = 3
-
-
-def label_free_score(z_x, z_t, similarity, p, block_size):
-    """The label-free criterion of ``score`` and of early stopping.
-
-    Cross-view agreement of the ``LABEL_FREE_NEIGHBORS`` nearest neighbours
-    in blocks of ``block_size`` pairs (:func:`sklcm.metrics.neighbor_agreement`);
-    blocks of fewer than 12 pairs use all but 2 of the other pairs. The one
-    place to change when trying another criterion. Top-1 retrieval
-    (:func:`sklcm.metrics.retrieval_accuracy`) picks as well on synthetic
-    grids but prefers the lowest temperature on real data
-    (``benchmarks/bench_selection.py``).
-    """
-    n_pairs = min(len(z_x), block_size)
-    if n_pairs < LABEL_FREE_MIN_PAIRS:
-        raise ValueError(
-            f"the label-free score compares each pair's nearest neighbours in both "
-            f"views and needs at least {LABEL_FREE_MIN_PAIRS} pairs, got {len(z_x)}; "
-            "pass more held-out pairs."
-        )
-    return neighbor_agreement(
-        z_x,
-        z_t,
-        n_neighbors=min(LABEL_FREE_NEIGHBORS, n_pairs - 2),
-        similarity=similarity,
-        p=p,
-        block_size=block_size,
-    )
 
 
 @torch.no_grad()

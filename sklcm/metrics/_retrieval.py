@@ -227,3 +227,37 @@ def neighbor_agreement(
         shared += np.count_nonzero(in_x & in_t)
         total += size * n_neighbors
     return float(shared / total)
+
+
+# Neighbours per pair of the label-free score (fewer in blocks of under 12
+# pairs), and the fewest pairs it can score.
+LABEL_FREE_NEIGHBORS = 10
+LABEL_FREE_MIN_PAIRS = 3
+
+
+def label_free_score(z_x, z_t, similarity, p, block_size):
+    """The label-free criterion of ``score`` and of early stopping.
+
+    Cross-view agreement of the ``LABEL_FREE_NEIGHBORS`` nearest neighbours
+    in blocks of ``block_size`` pairs (:func:`neighbor_agreement`);
+    blocks of fewer than 12 pairs use all but 2 of the other pairs. The one
+    place to change when trying another criterion. Top-1 retrieval
+    (:func:`retrieval_accuracy`) picks as well on synthetic
+    grids but prefers the lowest temperature on real data
+    (``benchmarks/bench_selection.py``).
+    """
+    n_pairs = min(len(z_x), block_size)
+    if n_pairs < LABEL_FREE_MIN_PAIRS:
+        raise ValueError(
+            f"the label-free score compares each pair's nearest neighbours in both "
+            f"views and needs at least {LABEL_FREE_MIN_PAIRS} pairs, got {len(z_x)}; "
+            "pass more held-out pairs."
+        )
+    return neighbor_agreement(
+        z_x,
+        z_t,
+        n_neighbors=min(LABEL_FREE_NEIGHBORS, n_pairs - 2),
+        similarity=similarity,
+        p=p,
+        block_size=block_size,
+    )
