@@ -3,6 +3,7 @@
 
 import numpy as np
 from scipy.spatial.distance import cdist
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array
 
 from ..utils._param_validation import (
@@ -23,11 +24,38 @@ def _similarity(u, v, similarity, p):
     return -cdist(u, v, metric="minkowski", p=p)
 
 
-def _top1_hits(sim):
-    """Rows whose diagonal entry is strictly above every other entry of the row."""
-    diag = np.diag(sim).copy()
-    np.fill_diagonal(sim, -np.inf)
-    return diag > sim.max(axis=1)
+# similarities closer than this (relative to their scale) count as tied, so
+# identical rows tie whatever rounding the matrix product gives them
+_TIE_RTOL = 1e-9
+
+
+def _tie_tolerance(sim):
+    """Absolute tolerance under which two entries of ``sim`` count as tied."""
+    finite = np.abs(sim[np.isfinite(sim)])
+    return _TIE_RTOL * (1.0 + (finite.max() if finite.size else 0.0))
+
+
+def _top1_credit(sim):
+    """Per-row retrieval credit: 1 when the partner (the diagonal entry) is
+    strictly the most similar candidate, ``1 / m`` when it shares the top
+    similarity with ``m - 1`` others (a random pick among them), else 0."""
+    at_top = sim >= sim.max(axis=1, keepdims=True) - _tie_tolerance(sim)
+    return np.diag(at_top) / at_top.sum(axis=1)
+
+
+def _blocks(n_samples, block_size, random_state):
+    """Row indices of the blocks: every row in exactly one block.
+
+    One block when ``n_samples <= block_size``; otherwise the rows are
+    shuffled with ``random_state`` (so the score does not depend on the row
+    order, e.g. rows sorted by class) and cut into ``n_samples // block_size``
+    blocks of equal size up to one row, each holding between ``block_size``
+    and ``2 * block_size - 1`` rows.
+    """
+    if n_samples <= block_size:
+        return [np.arange(n_samples)]
+    order = check_random_state(random_state).permutation(n_samples)
+    return np.array_split(order, n_samples // block_size)
 
 
 @validate_params(
@@ -37,24 +65,29 @@ def _top1_hits(sim):
         "similarity": [StrOptions({"cosine", "lp"})],
         "p": [Interval(Real, 1, None, closed="left")],
         "block_size": [Interval(Integral, 2, None, closed="left")],
+        "random_state": ["random_state"],
     },
     prefer_skip_nested_validation=True,
 )
-def retrieval_accuracy(z_x, z_t, *, similarity="cosine", p=1.0, block_size=256):
+def retrieval_accuracy(
+    z_x, z_t, *, similarity="cosine", p=1.0, block_size=256, random_state=0
+):
     r"""Top-1 cross-modal retrieval accuracy of paired representations.
 
-    Row ``i`` of ``z_x`` and row ``i`` of ``z_t`` are a pair. The rows are cut
-    into consecutive blocks of ``block_size`` pairs; inside each block every
+    Row ``i`` of ``z_x`` and row ``i`` of ``z_t`` are a pair. The pairs are cut
+    into blocks of about ``block_size`` pairs; inside each block every
     ``z_x[i]`` retrieves the ``z_t`` row most similar to it, and every
     ``z_t[i]`` the most similar ``z_x`` row. A retrieval is a hit when the
-    partner is strictly more similar than every other candidate (ties count as
-    misses, so collapsed representations score 0). The score is the fraction
-    of hits over both directions and all blocks.
+    partner is strictly more similar than every other candidate; when the
+    partner ties with ``m - 1`` other candidates for the top similarity, the
+    retrieval earns ``1 / m`` (the chance that a random pick among the tied
+    candidates is the partner), so collapsed representations score chance
+    level. The score is the mean credit over both directions and all pairs.
 
     Unlike an InfoNCE loss, the score does not depend on a temperature or a
     batch size, so it compares encoders trained with different ones. Chance
-    level is ``1 / block_size``; compare scores computed with the same
-    ``block_size`` only.
+    level is one over the block's size (``1 / block_size`` for long
+    samples); compare scores computed with the same ``block_size`` only.
 
     Parameters
     ----------
@@ -68,9 +101,16 @@ def retrieval_accuracy(z_x, z_t, *, similarity="cosine", p=1.0, block_size=256):
     p : float, default=1.0
         Order of the norm for ``similarity="lp"``.
     block_size : int, default=256
-        Pairs per block, i.e. candidates per retrieval. A trailing block
-        smaller than ``block_size`` is left out; when ``n_samples <
-        block_size`` all pairs form one block.
+        Pairs per block, i.e. candidates per search. Every pair is scored:
+        when ``n_samples <= block_size`` all pairs form one block; otherwise
+        the pairs are shuffled with ``random_state`` and cut into
+        ``n_samples // block_size`` blocks of equal size (up to one pair),
+        each of ``block_size`` to ``2 * block_size - 1`` pairs, so the score
+        does not depend on the order of the rows beyond sampling noise.
+    random_state : int, RandomState instance or None, default=0
+        Seed of the shuffle before blocking (unused with one block). The
+        default makes the score a deterministic function of the set of
+        pairs.
 
     Returns
     -------
@@ -79,7 +119,9 @@ def retrieval_accuracy(z_x, z_t, *, similarity="cosine", p=1.0, block_size=256):
 
     See Also
     --------
-    sklcm.MultimodalContrastiveEncoder.score : This score on held-out pairs.
+    neighbor_agreement : Cross-view agreement of nearest neighbours.
+    sklcm.MultimodalContrastiveEncoder.score : The label-free score of
+        held-out pairs.
 
     Examples
     --------
@@ -93,16 +135,11 @@ def retrieval_accuracy(z_x, z_t, *, similarity="cosine", p=1.0, block_size=256):
     True
     """
     z_x, z_t = _check_pairs(z_x, z_t, min_samples=2)
-    n_samples = len(z_x)
-    size = min(block_size, n_samples)
-    hits, total = 0, 0
-    for start in range(0, n_samples - size + 1, size):
-        sim = _similarity(
-            z_x[start : start + size], z_t[start : start + size], similarity, p
-        )
-        hits += _top1_hits(sim.copy()).sum() + _top1_hits(sim.T.copy()).sum()
-        total += 2 * size
-    return float(hits / total)
+    credit = 0.0
+    for rows in _blocks(len(z_x), block_size, random_state):
+        sim = _similarity(z_x[rows], z_t[rows], similarity, p)
+        credit += _top1_credit(sim).sum() + _top1_credit(sim.T).sum()
+    return float(credit / (2 * len(z_x)))
 
 
 def _check_pairs(z_x, z_t, *, min_samples):
@@ -121,17 +158,42 @@ def _check_pairs(z_x, z_t, *, min_samples):
     return z_x, z_t
 
 
-def _neighbor_mask(sim, n_neighbors):
-    """Boolean matrix: ``[i, j]`` is True when ``j`` is one of ``i``'s neighbours.
+def _neighbor_weights(sim, n_neighbors):
+    """Neighbour weights ``w[i, j]`` in [0, 1], summing to ``n_neighbors``
+    per row.
 
-    ``sim`` is a within-view similarity matrix whose diagonal is ignored. A
-    column is a neighbour when it is strictly more similar than the
-    ``n_neighbors + 1``-th most similar column, so ties at the boundary count
-    as no neighbour (collapsed representations agree on nothing).
+    ``sim`` is a within-view similarity matrix whose diagonal is ignored.
+    Columns strictly more similar than the ``n_neighbors``-th most similar
+    one weigh 1; the ``b`` columns tied with it share the remaining places
+    equally (each weighs ``(n_neighbors - a) / b`` when ``a`` columns are
+    strictly above), so a tie at the boundary is neither all in nor all out.
     """
+    sim = sim.copy()
     np.fill_diagonal(sim, -np.inf)
-    cutoff = -np.partition(-sim, n_neighbors, axis=1)[:, n_neighbors]
-    return sim > cutoff[:, None]
+    tol = _tie_tolerance(sim)
+    cutoff = -np.partition(-sim, n_neighbors - 1, axis=1)[:, [n_neighbors - 1]]
+    above = sim > cutoff + tol
+    tied = ~above & (sim >= cutoff - tol)
+    share = (n_neighbors - above.sum(axis=1, keepdims=True)) / tied.sum(
+        axis=1, keepdims=True
+    )
+    return above + tied * share, tied.sum(axis=1) == len(sim) - 1
+
+
+def _block_agreement(sim_x, sim_t, n_neighbors):
+    """Summed per-pair agreement of one block's within-view similarities.
+
+    A pair's agreement is ``sum_j min(w_x[i, j], w_t[i, j]) / n_neighbors``:
+    the shared neighbours when ties are broken alike in both views, so
+    identical views score 1 whatever their ties. A pair tied with every other
+    pair in both views has no neighbourhood to agree on and scores chance
+    level, ``n_neighbors / (size - 1)``.
+    """
+    w_x, flat_x = _neighbor_weights(sim_x, n_neighbors)
+    w_t, flat_t = _neighbor_weights(sim_t, n_neighbors)
+    agreement = np.minimum(w_x, w_t).sum(axis=1) / n_neighbors
+    chance = n_neighbors / (len(w_x) - 1)
+    return np.where(flat_x & flat_t, chance, agreement).sum()
 
 
 @validate_params(
@@ -142,22 +204,39 @@ def _neighbor_mask(sim, n_neighbors):
         "similarity": [StrOptions({"cosine", "lp"})],
         "p": [Interval(Real, 1, None, closed="left")],
         "block_size": [Interval(Integral, 3, None, closed="left")],
+        "random_state": ["random_state"],
     },
     prefer_skip_nested_validation=True,
 )
 def neighbor_agreement(
-    z_x, z_t, *, n_neighbors=10, similarity="cosine", p=1.0, block_size=256
+    z_x,
+    z_t,
+    *,
+    n_neighbors=10,
+    similarity="cosine",
+    p=1.0,
+    block_size=256,
+    random_state=0,
 ):
     r"""Cross-view nearest-neighbour agreement of paired representations.
 
-    Row ``i`` of ``z_x`` and row ``i`` of ``z_t`` are a pair. The rows are cut
-    into consecutive blocks of ``block_size`` pairs; inside each block, pair
-    ``i`` gets its ``n_neighbors`` nearest other pairs once in the x
-    representation and once in the t representation, and the score is the
-    fraction of those x neighbours that are t neighbours too, averaged over
-    all pairs and blocks. Neighbours are ranked with the similarity of the
-    geometry, within each view. A pair tied with the last neighbour is not a
-    neighbour, so collapsed representations score 0.
+    Row ``i`` of ``z_x`` and row ``i`` of ``z_t`` are a pair. The pairs are cut
+    into blocks of about ``block_size`` pairs; inside each block, pair ``i``
+    gets its ``n_neighbors`` nearest other pairs once in the x representation
+    and once in the t representation, and the score is the fraction of those
+    x neighbours that are t neighbours too, averaged over all pairs.
+    Neighbours are ranked with the similarity of the geometry, within each
+    view.
+
+    Ties are shared, not dropped: when several pairs tie for the last
+    neighbour places, each gets an equal fraction of those places, and a
+    pair's agreement is :math:`\sum_j \min(w^x_{ij}, w^t_{ij}) / k` for these
+    neighbour weights :math:`w` (the overlap when ties are broken alike in
+    both views). So identical views score 1 whatever their ties, and a view
+    with groups of identical rows (one caption per class, any categorical
+    modality) still scores how many of the other view's neighbours fall in
+    the pair's group. A pair tied with every other pair in both views (both
+    representations collapsed) scores chance level.
 
     The score is 1 when both towers order every neighbourhood alike and needs
     no labels, no temperature and no batch size, so it compares encoders
@@ -165,7 +244,8 @@ def neighbor_agreement(
     representations whose neighbourhoods are shared by the two views (such as
     objects of one class) rather than ones that tell every pair apart, which
     makes it the better guide to a temperature on real data. Chance level
-    (independent views) is ``n_neighbors / (block_size - 1)``; compare scores
+    (independent views) is ``n_neighbors / (size - 1)`` for blocks of
+    ``size`` pairs (about ``n_neighbors / (block_size - 1)``); compare scores
     computed with the same ``n_neighbors`` and ``block_size`` only.
 
     Parameters
@@ -182,9 +262,16 @@ def neighbor_agreement(
     p : float, default=1.0
         Order of the norm for ``similarity="lp"``.
     block_size : int, default=256
-        Pairs per block, i.e. candidates per neighbour search. A trailing
-        block smaller than ``block_size`` is left out; when ``n_samples <
-        block_size`` all pairs form one block.
+        Pairs per block, i.e. candidates per search. Every pair is scored:
+        when ``n_samples <= block_size`` all pairs form one block; otherwise
+        the pairs are shuffled with ``random_state`` and cut into
+        ``n_samples // block_size`` blocks of equal size (up to one pair),
+        each of ``block_size`` to ``2 * block_size - 1`` pairs, so the score
+        does not depend on the order of the rows beyond sampling noise.
+    random_state : int, RandomState instance or None, default=0
+        Seed of the shuffle before blocking (unused with one block). The
+        default makes the score a deterministic function of the set of
+        pairs.
 
     Returns
     -------
@@ -206,6 +293,9 @@ def neighbor_agreement(
     1.0
     >>> neighbor_agreement(z, rng.normal(size=z.shape)) < 0.1  # chance: 10 / 255
     True
+    >>> groups = np.repeat(rng.normal(size=(8, 4)), 64, axis=0)  # tied rows
+    >>> neighbor_agreement(groups, groups)
+    1.0
     """
     z_x, z_t = _check_pairs(z_x, z_t, min_samples=3)
     size = min(block_size, len(z_x))
@@ -215,18 +305,14 @@ def neighbor_agreement(
             f"pairs, but the blocks hold {size} (n_samples={len(z_x)}, "
             f"block_size={block_size}); lower n_neighbors or pass more pairs."
         )
-    shared, total = 0, 0
-    for start in range(0, len(z_x) - size + 1, size):
-        block = slice(start, start + size)
-        in_x = _neighbor_mask(
-            _similarity(z_x[block], z_x[block], similarity, p), n_neighbors
+    shared = 0.0
+    for rows in _blocks(len(z_x), block_size, random_state):
+        shared += _block_agreement(
+            _similarity(z_x[rows], z_x[rows], similarity, p),
+            _similarity(z_t[rows], z_t[rows], similarity, p),
+            n_neighbors,
         )
-        in_t = _neighbor_mask(
-            _similarity(z_t[block], z_t[block], similarity, p), n_neighbors
-        )
-        shared += np.count_nonzero(in_x & in_t)
-        total += size * n_neighbors
-    return float(shared / total)
+    return float(shared / len(z_x))
 
 
 # Neighbours per pair of the label-free score (fewer in blocks of under 12
@@ -235,12 +321,14 @@ LABEL_FREE_NEIGHBORS = 10
 LABEL_FREE_MIN_PAIRS = 3
 
 
-def label_free_score(z_x, z_t, similarity, p, block_size):
+def label_free_score(z_x, z_t, similarity, p, block_size, random_state=0):
     """The label-free criterion of ``score`` and of early stopping.
 
     Cross-view agreement of the ``LABEL_FREE_NEIGHBORS`` nearest neighbours
-    in blocks of ``block_size`` pairs (:func:`neighbor_agreement`);
-    blocks of fewer than 12 pairs use all but 2 of the other pairs. The one
+    in blocks of about ``block_size`` pairs (:func:`neighbor_agreement`, ties
+    shared, every pair scored, rows shuffled with ``random_state`` before
+    blocking); with fewer than 12 pairs each pair's neighbours are all the
+    other pairs but one. The one
     place to change when trying another criterion. Top-1 retrieval
     (:func:`retrieval_accuracy`) picks as well on synthetic
     grids but prefers the lowest temperature on real data
@@ -260,4 +348,5 @@ def label_free_score(z_x, z_t, similarity, p, block_size):
         similarity=similarity,
         p=p,
         block_size=block_size,
+        random_state=random_state,
     )
