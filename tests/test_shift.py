@@ -1,14 +1,18 @@
-"""Tests for the shift data sets: make_shifted_pairs, ShiftedPairsSampler."""
+"""Tests for make_shifted_pairs, ShiftedPairsSampler and load_digits_shift."""
 
 import numpy as np
 import pytest
 from scipy import stats
 from scipy.spatial.distance import cdist
+from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import cross_val_score
+from sklearn.model_selection import StratifiedKFold, cross_val_score
 
 from sklcm.datasets import (
     ShiftedPairsSampler,
+    load_digits_halves,
+    load_digits_shift,
+    load_multiple_features,
     make_latent_partial_causal,
     make_shifted_pairs,
 )
@@ -220,3 +224,100 @@ def test_sampler_sample_errors(kwargs, error, match):
     sampler = ShiftedPairsSampler(strength=1.0, random_state=0)
     with pytest.raises(error, match=match):
         sampler.sample(**kwargs)
+
+
+# --- load_digits_shift ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def digits_shift():
+    return load_digits_shift()
+
+
+def _probe():
+    return LogisticRegression(max_iter=1000)
+
+
+def _cross_accuracy(images_a, y_a, images_b, y_b):
+    """Train on population a, score on population b (full 8 x 8 images)."""
+    model = _probe().fit(images_a.reshape(len(images_a), -1), y_a)
+    return model.score(images_b.reshape(len(images_b), -1), y_b)
+
+
+def test_digits_shift_layout_and_value_scale(digits_shift):
+    data = digits_shift
+    assert data.domains == ("mfeat", "digits") and list(data.targets) == ["digits"]
+    (X_m, y_m), (X_d, _) = data.source, data.targets["digits"]
+    assert X_m.shape == (2000, 64) and X_d.shape == (1797, 64) and data.split == 32
+    np.testing.assert_array_equal(np.bincount(y_m), 200)
+    # the digits population is load_digits_halves, its images load_digits'
+    halves = load_digits_halves()
+    np.testing.assert_array_equal(X_d, halves.data)
+    np.testing.assert_array_equal(data.images["digits"], load_digits().images)
+    # [x | t] = left 4 | right 4 columns, the same layout for both
+    for name, (X, _) in [("mfeat", data.source), ("digits", data.targets["digits"])]:
+        images = data.images[name]
+        np.testing.assert_array_equal(X[:, :32], images[:, :, :4].reshape(-1, 32))
+        np.testing.assert_array_equal(X[:, 32:], images[:, :, 4:].reshape(-1, 32))
+    # one scale: 16 x the fraction of ink, same range and about the same mean
+    assert X_m.min() == 0.0 and X_m.max() == 16.0
+    assert abs(X_m.mean() - X_d.mean()) < 0.1 * X_d.mean()
+    # the resampling keeps the ink: mean ink fraction of pix over its square frame
+    pix = load_multiple_features(("pix", "mor")).data[:, :240]
+    ink_in_square = pix.mean(axis=1) / 6 * (30 / 48)
+    np.testing.assert_allclose(X_m.mean(axis=1) / 16, ink_in_square)
+    # digits kept their aspect: the outer columns are blank, as in load_digits
+    assert data.images["mfeat"][:, :, [0, -1]].max() == 0.0
+
+
+def test_digits_shift_source_swaps_the_populations(digits_shift):
+    swapped = load_digits_shift(source="digits")
+    assert swapped.domains == ("digits", "mfeat")
+    np.testing.assert_array_equal(swapped.source[0], digits_shift.targets["digits"][0])
+    np.testing.assert_array_equal(swapped.targets["mfeat"][1], digits_shift.source[1])
+    with pytest.raises(ValueError, match="source"):
+        load_digits_shift(source="pix")
+
+
+@pytest.fixture(scope="module")
+def across(digits_shift):
+    """Accuracy trained on one population, scored on the other, by source name."""
+    images = digits_shift.images
+    labels = {
+        "mfeat": digits_shift.source[1],
+        "digits": digits_shift.targets["digits"][1],
+    }
+    return {
+        a: _cross_accuracy(images[a], labels[a], images[b], labels[b])
+        for a, b in [("mfeat", "digits"), ("digits", "mfeat")]
+    }
+
+
+def test_digits_shift_within_high_across_low(digits_shift, across):
+    """A linear classifier: about 0.96 within either population, 0.65-0.69 across."""
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    populations = [
+        ("mfeat", digits_shift.source),
+        ("digits", digits_shift.targets["digits"]),
+    ]
+    for name, (X, y) in populations:
+        within = cross_val_score(_probe(), X, y, cv=cv).mean()
+        assert within > 0.93, name  # resampled pix images are digits of their class
+        # measured: 0.654 (mfeat -> digits) and 0.688 (digits -> mfeat)
+        assert 0.55 < across[name] < within - 0.2, name  # a real shift, not chance
+
+
+@pytest.mark.parametrize(
+    "transform",
+    [
+        lambda im: im[:, :, ::-1],  # left-right
+        lambda im: im[:, ::-1, :],  # up-down
+        lambda im: im.transpose(0, 2, 1),
+    ],
+    ids=["flip-lr", "flip-ud", "transpose"],
+)
+def test_digits_shift_orientation_is_the_digits_one(digits_shift, across, transform):
+    images, y_m = digits_shift.images["mfeat"], digits_shift.source[1]
+    y_d = digits_shift.targets["digits"][1]
+    wrong = _cross_accuracy(transform(images), y_m, digits_shift.images["digits"], y_d)
+    assert across["mfeat"] > wrong + 0.2  # measured: 0.65 against 0.08-0.32
