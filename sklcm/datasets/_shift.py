@@ -471,11 +471,11 @@ def make_shifted_pairs(
     ----------
     .. [1] L. Kong, S. Xie, W. Yao, Y. Zheng, G. Chen, P. Stojanov, V. Akinwande
        and K. Zhang, "Partial Disentanglement for Domain Adaptation", ICML 2022.
-    .. [2] Y. Liu, Z. Zhang, D. Gong, M. Gong, B. Huang, A. van den Hengel,
-       K. Zhang and J. Q. Shi, "Identifying Weight-Variant Latent Causal
-       Models", 2022 (latent covariate shift).
-    .. [3] L. Schott, J. von Kugelgen, F. Trauble, P. Gehler, C. Russell,
-       M. Bethge, B. Scholkopf, F. Locatello and W. Brendel, "Visual
+    .. [2] Y. Liu, Z. Zhang, D. Gong et al., "Identifying Latent Causal
+       Content for Multi-Source Domain Adaptation", arXiv, 2022 (the latent
+       covariate shift paradigm).
+    .. [3] L. Schott, J. von Kugelgen, F. Trauble, P. Gehler, C. Russell, M.
+       Bethge, B. Scholkopf, F. Locatello and W. Brendel, "Visual
        Representation Learning Does Not Generalize Strongly Within the Same
        Domain", ICLR 2022.
     .. [4] Y. Liu, Z. Zhang, D. Gong, E. Gao, B. Huang, M. Gong, A. van den
