@@ -1,5 +1,7 @@
 """Tests for make_shifted_pairs, ShiftedPairsSampler and load_digits_shift."""
 
+import pickle
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -179,6 +181,11 @@ def test_sampler_draws_fresh_pairs_of_any_domain():
     assert abs(z.m_x.mean() - 2.0) < 0.3
     np.testing.assert_allclose(X[:, sampler.split :], X_source[:, sampler.split :])
     assert "kind='specific'" in repr(sampler)
+    clone = pickle.loads(pickle.dumps(sampler))
+    np.testing.assert_array_equal(
+        clone.sample(50, domain="specific_2", random_state=3)[0],
+        sampler.sample(50, domain="specific_2", random_state=3)[0],
+    )
 
 
 @pytest.mark.parametrize(
