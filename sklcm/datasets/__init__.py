@@ -7,12 +7,16 @@ from ._latent_partial_causal import (
 )
 from ._mixing import InvertibleMLPMixing
 from ._real import load_digits_halves, load_multiple_features, load_paired_embeddings
+from ._shift import ShiftedPairsSampler, load_digits_shift, make_shifted_pairs
 
 __all__ = [
     "InvertibleMLPMixing",
     "LatentPartialCausalSampler",
+    "ShiftedPairsSampler",
     "load_digits_halves",
+    "load_digits_shift",
     "load_multiple_features",
     "load_paired_embeddings",
     "make_latent_partial_causal",
+    "make_shifted_pairs",
 ]
