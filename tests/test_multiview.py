@@ -154,9 +154,9 @@ def test_sampler_draws_fresh_samples_with_the_same_mixings():
     # a Generator streams different batches from one model
     rng = np.random.default_rng(0)
     assert not np.allclose(sampler.sample(5, rng)[0], sampler.sample(5, rng)[0])
-    clone = pickle.loads(pickle.dumps(sampler))
+    restored = pickle.loads(pickle.dumps(sampler))
     np.testing.assert_array_equal(
-        clone.sample(10, random_state=5)[0], sampler.sample(10, random_state=5)[0]
+        restored.sample(10, random_state=5)[0], sampler.sample(10, random_state=5)[0]
     )
 
 
