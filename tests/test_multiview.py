@@ -349,6 +349,12 @@ def test_stacker_takes_a_3d_array_or_one_view():
     np.testing.assert_array_equal(fitted.transform(Xs), np.hstack(Xs))
 
 
+def test_views_are_not_taken_for_metadata():
+    # A first argument named other than X would get set_*_request methods.
+    for est in (ViewSplitter(), ViewStacker()):
+        assert not [n for n in dir(est) if n.startswith("set_") and "request" in n]
+
+
 def test_feature_names_follow_the_columns():
     pd = pytest.importorskip("pandas")
     x, t = _views(widths=(2, 3))
@@ -429,7 +435,7 @@ def test_splitter_bad_split(split, error, match):
     "method, data, match",
     [
         ("fit", [np.ones((4, 2)), np.ones((3, 2))], r"row by row.*\[4, 3\]"),
-        ("fit", [np.ones((4, 2)), np.ones(4)], r"Xs\[1\] has 1 dimensions"),
+        ("fit", [np.ones((4, 2)), np.ones(4)], r"X\[1\] has 1 dimensions"),
         ("transform", [np.ones((4, 3)), np.ones((4, 2))], r"widths \[2, 3\].*\[3, 2\]"),
         ("transform", [np.ones((4, 2))] * 3, r"2 views of widths.*got 3"),
         ("transform", np.ones((4, 5)), r"fitted on 2 views.*got 1"),

