@@ -22,6 +22,7 @@ _SUBMODULES = {
     "metrics",
     "model_selection",
     "nn",
+    "preprocessing",
     "utils",
 }
 

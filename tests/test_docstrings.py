@@ -16,6 +16,7 @@ PUBLIC_MODULES = [
     "sklcm.metrics",
     "sklcm.model_selection",
     "sklcm.nn",
+    "sklcm.preprocessing",
     "sklcm.utils",
     "sklcm.experiments",
     "sklcm.distributed",

@@ -39,6 +39,57 @@ def check_split(split, n_features, *, name="split"):
     return int(split)
 
 
+def check_view_widths(split, n_features, *, name="split"):
+    """Validate the view widths of a stacked ``[x_1 | ... | x_K]`` array.
+
+    Parameters
+    ----------
+    split : int or sequence of int
+        An int is the two-view case: the number of leading columns of the
+        first view (validated by :func:`check_split`). A sequence gives the
+        width of every view, in column order: at least two widths, each at
+        least 1, adding up to ``n_features``.
+    n_features : int
+        Total number of columns of the stacked array.
+    name : str, default="split"
+        Parameter name used in error messages.
+
+    Returns
+    -------
+    widths : list of int
+        The width of every view.
+    """
+    if split is None:
+        raise ValueError(
+            f"`{name}` is required: pass the width of every view of "
+            "X = [x_1 | ... | x_K] as a list of ints, or for two views the "
+            "width of the first one."
+        )
+    if isinstance(split, Integral):  # bools are rejected by check_split
+        split = check_split(split, n_features, name=name)
+        return [split, n_features - split]
+    if isinstance(split, str) or not hasattr(split, "__iter__"):
+        raise TypeError(
+            f"`{name}` must be an int (two views: the width of the first) or a "
+            f"list of view widths, got {type(split).__name__}."
+        )
+    widths = list(split)
+    if not all(isinstance(w, Integral) and not isinstance(w, bool) for w in widths):
+        raise TypeError(f"`{name}` must be a list of ints, got {split!r}.")
+    if len(widths) < 2:
+        raise ValueError(f"`{name}` must list at least 2 view widths, got {widths}.")
+    if min(widths) < 1:
+        raise ValueError(
+            f"`{name}` must give every view at least 1 column, got {widths}."
+        )
+    if sum(widths) != n_features:
+        raise ValueError(
+            f"`{name}`={widths} adds up to {sum(widths)} columns, but X has "
+            f"{n_features}: the view widths must add up to the number of features."
+        )
+    return [int(w) for w in widths]
+
+
 def check_latent_pair(z_true, z_pred, *, min_samples=2):
     """Validate a pair of true and predicted latent arrays.
 
