@@ -1,6 +1,6 @@
 """GPU benchmark and checks of MultimodalContrastiveEncoder on one CUDA device.
 
-Three parts, one after the other in one run:
+Four parts, one after the other in one run (``--parts`` selects some):
 
 1. time per optimiser step of the same fit on CUDA and on the CPU (steps are
    counted from ``n_steps_``; the ratio is CPU time per step over CUDA time
@@ -11,13 +11,22 @@ Three parts, one after the other in one run:
 3. a fit on a float32 ``np.memmap`` larger than the GPU's free memory (most
    of the GPU is first taken by a filler tensor), which only works when
    batches are copied to the device lazily; peak CUDA memory is printed
-   beside the array size.
+   beside the array size;
+4. the save -> load round trip of the accelerated encoder: a ``torchrun``
+   launch (one process, accelerate's multi-GPU mode, so the towers sit on the
+   indexed ``cuda:0`` and are wrapped in DDP) fits
+   :class:`~sklcm.distributed.AcceleratedContrastiveEncoder` with and
+   without bf16 mixed precision and saves it with ``joblib`` from the main
+   process, as the Scaling page's ``train.py`` does; fresh processes load
+   the file without a GPU (``CUDA_VISIBLE_DEVICES=""``) and with one, and
+   their ``transform`` is compared with the training process's.
 
 Runs unchanged on any machine with a CUDA build of torch and one visible GPU;
 without CUDA it prints why and exits with status 2. Exit status 1 means a
 check failed.
 
 Run: python benchmarks/bench_gpu.py [--out benchmarks/results/bench_gpu.txt]
+     python benchmarks/bench_gpu.py --parts 4   # the accelerated round trip only
 """
 
 import argparse
@@ -164,6 +173,103 @@ def pickle_round_trip(tmp):
     return ok
 
 
+# the Scaling page's train.py with a mixed-precision choice, run by torchrun
+_ACCELERATED_TRAIN = """
+import pickle, sys
+import joblib, numpy as np
+from accelerate import Accelerator
+from sklcm.distributed import AcceleratedContrastiveEncoder
+X, X_test = np.load(sys.argv[1]), np.load(sys.argv[2])
+enc = AcceleratedContrastiveEncoder(
+    n_components=10, split=10, hidden_layer_sizes=(256, 256, 256),
+    batch_size=512, max_epochs=2, random_state=0,
+    accelerator=Accelerator(mixed_precision=sys.argv[4]),
+)
+enc.fit(X)
+Z = enc.transform(X_test)
+again = pickle.loads(pickle.dumps(enc)).transform(X_test)
+if enc.net_.accelerator.is_main_process:
+    joblib.dump(enc, sys.argv[3])
+    np.save(sys.argv[3] + ".Z.npy", Z)
+    print(enc.device_, enc.net_.accelerator.distributed_type,
+          f"in-process pickle max diff {float(np.abs(again - Z).max()):.1e}")
+"""
+
+_ACCELERATED_LOAD = """
+import sys
+import joblib, numpy as np, torch
+enc = joblib.load(sys.argv[1])
+np.save(sys.argv[3], enc.transform(np.load(sys.argv[2])))
+print(enc.device_, next(enc.net_.module_.parameters()).device,
+      enc.accelerator, enc.net_.accelerator, torch.cuda.is_available())
+"""
+
+
+def _python(code_or_script, args, **env):
+    """Run python code (or ``torchrun`` on a script) in a fresh process."""
+    environ = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
+        **env,
+    }
+    if os.path.isfile(code_or_script):
+        command = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+        command += ["--nproc_per_node", "1", code_or_script]
+    else:
+        command = [sys.executable, "-c", code_or_script]
+    return subprocess.run(
+        [*command, *args], capture_output=True, text=True, env=environ
+    )
+
+
+def accelerated_round_trip(tmp, use_cpu=False):
+    """Part 4; ``use_cpu`` rehearses the plumbing without a GPU (gloo, CPU)."""
+    _log("\n== 4. accelerated encoder: torchrun fit -> joblib file -> fresh loads")
+    X, X_test = _pairs(20_000, seed=5), _pairs(5_000, seed=6)
+    data = [os.path.join(tmp, name) for name in ("acc_X.npy", "acc_Xtest.npy")]
+    np.save(data[0], X)
+    np.save(data[1], X_test)
+    script = os.path.join(tmp, "train.py")
+    with open(script, "w") as f:
+        f.write(_ACCELERATED_TRAIN)
+    launch_env = {"ACCELERATE_USE_CPU": "1"} if use_cpu else {}
+    ok = True
+    for precision in ("no", "bf16"):
+        saved = os.path.join(tmp, f"encoder_{precision}.joblib")
+        start = time.perf_counter()
+        child = _python(script, [*data, saved, precision], **launch_env)
+        if child.returncode:
+            _log(f"FAIL ({precision}): the launch raised:\n" + child.stderr[-2000:])
+            ok = False
+            continue
+        seconds = time.perf_counter() - start
+        _log(
+            f"mixed_precision={precision!r}: fitted in {seconds:.1f} s (launch "
+            f"included); device_, mode, pickle check = {child.stdout.strip()}"
+        )
+        Z_train = np.load(saved + ".Z.npy")
+        loads = [("no GPU", {"CUDA_VISIBLE_DEVICES": ""})]
+        if not use_cpu:
+            loads.append(("a GPU", {}))
+        for where, env in loads:
+            Z_path = os.path.join(tmp, "acc_Z_loaded.npy")
+            child = _python(_ACCELERATED_LOAD, [saved, data[1], Z_path], **env)
+            if child.returncode:
+                _log(f"FAIL: loading with {where} raised:\n" + child.stderr[-2000:])
+                ok = False
+                continue
+            diff = float(np.abs(np.load(Z_path) - Z_train).max())
+            good = diff < 1e-4
+            ok = ok and good
+            _log(
+                f"  loaded with {where}: device_, weights, accelerator, "
+                f"net_.accelerator, cuda = {child.stdout.strip()}; transform max "
+                f"|loaded - trained| = {diff:.2e}: {'OK' if good else 'FAIL'} "
+                "(tolerance 1e-4)"
+            )
+    return ok
+
+
 def memmap_larger_than_gpu(tmp, keep_free_gib, factor, max_steps):
     _log("\n== 3. fit on a np.memmap larger than the GPU's free memory")
     free, total = torch.cuda.mem_get_info()
@@ -237,6 +343,14 @@ def main():
         "--memmap-steps", type=int, default=300, help="max_steps of the memmap fit"
     )
     parser.add_argument("--tmpdir", default=tempfile.gettempdir())
+    parser.add_argument(
+        "--parts",
+        type=int,
+        nargs="+",
+        choices=[1, 2, 3, 4],
+        default=[1, 2, 3, 4],
+        help="which parts to run",
+    )
     args = parser.parse_args()
     if not torch.cuda.is_available():
         print(
@@ -258,10 +372,12 @@ def main():
         lambda: memmap_larger_than_gpu(
             tmp, args.keep_free_gib, args.factor, args.memmap_steps
         ),
+        lambda: accelerated_round_trip(tmp),
     ]
     ok = True
     with tempfile.TemporaryDirectory(dir=args.tmpdir) as tmp:
-        for part in parts:
+        for number in args.parts:
+            part = parts[number - 1]
             try:
                 ok = part() and ok
             except Exception:  # report and go on with the next part

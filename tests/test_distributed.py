@@ -7,6 +7,7 @@ tests compare their results with a single process on the concatenated batch.
 # License: BSD 3 clause
 
 import importlib.util
+import inspect
 import os
 import pickle
 import socket
@@ -290,7 +291,8 @@ def _e2e_data():
     return make_latent_partial_causal(100, n_latents=2, random_state=0)[0]
 
 
-def _accelerate_worker(rank, port, out):
+def _join_cpu_launch(rank, port):
+    """What ``ACCELERATE_USE_CPU=1 torchrun --nproc_per_node 2`` sets for ``rank``."""
     os.environ.update(
         MASTER_ADDR="127.0.0.1",
         MASTER_PORT=str(port),
@@ -300,6 +302,10 @@ def _accelerate_worker(rank, port, out):
         ACCELERATE_USE_CPU="1",
     )
     torch.set_num_threads(1)
+
+
+def _accelerate_worker(rank, port, out):
+    _join_cpu_launch(rank, port)
     from accelerate import Accelerator
 
     from sklcm.distributed import AcceleratedContrastiveEncoder
@@ -411,6 +417,112 @@ def test_two_process_accelerate_partial_fits_stay_in_sync(accelerate_results):
             np.testing.assert_allclose(got, want, atol=1e-5)
 
 
+def _error(fn):
+    """The message of the exception ``fn()`` raises, or None."""
+    try:
+        fn()
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def _save_worker(rank, port, out):
+    """The Scaling page's recipe: fit, then save from the main process."""
+    _join_cpu_launch(rank, port)
+    import joblib
+
+    from sklcm.distributed import AcceleratedContrastiveEncoder
+
+    X = _e2e_data()
+    # accelerator=None: Accelerator() of the launch, as in the page's train.py;
+    # verbose: the log goes through the main-process print sink
+    enc = AcceleratedContrastiveEncoder(verbose=1, **E2E_PARAMS).fit(X)
+    results = {"device_": enc.device_}
+    if enc.net_.accelerator.is_main_process:
+        joblib.dump(enc, f"{out}/encoder.joblib")
+        np.save(f"{out}/Z.npy", enc.transform(X))
+        results["in_process"] = _error(
+            lambda: np.testing.assert_array_equal(
+                pickle.loads(pickle.dumps(enc)).transform(X), enc.transform(X)
+            )
+        )
+    # a common DDP idiom, which would shuffle other batches on each process
+    params = {**E2E_PARAMS, "random_state": rank}
+    results["seed_per_process"] = _error(
+        lambda: AcceleratedContrastiveEncoder(**params).fit(X)
+    )
+    torch.save(results, f"{out}/save{rank}.pt")
+    dist.destroy_process_group()
+
+
+@pytest.fixture(scope="module")
+def saved_results(tmp_path_factory):
+    pytest.importorskip("accelerate")
+    tmp = tmp_path_factory.mktemp("save")
+    start = time.perf_counter()
+    _spawn(_save_worker, (_free_port(), str(tmp)))
+    print(f"2-process fit and save: {time.perf_counter() - start:.1f} s")
+    results = [torch.load(tmp / f"save{r}.pt") for r in range(WORLD_SIZE)]
+    return tmp, results
+
+
+_LOAD_IN_FRESH_PROCESS = """
+import sys
+import joblib, numpy as np
+enc = joblib.load(sys.argv[1])
+np.save(sys.argv[2], enc.transform(np.load(sys.argv[3])))
+print(enc.device_, enc.net_.device, enc.accelerator, enc.net_.accelerator)
+"""
+
+
+def test_two_process_fit_loads_in_a_fresh_process(saved_results, tmp_path):
+    """joblib.dump of the main process, joblib.load in a process with no launch."""
+    tmp, results = saved_results
+    assert [r["device_"] for r in results] == ["cpu:0", "cpu:0"]  # indexed device
+    np.save(tmp_path / "X.npy", _e2e_data())
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(sys.path),
+        "CUDA_VISIBLE_DEVICES": "",
+    }
+    start = time.perf_counter()
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _LOAD_IN_FRESH_PROCESS,
+            str(tmp / "encoder.joblib"),
+            str(tmp_path / "Z.npy"),
+            str(tmp_path / "X.npy"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    print(f"load and transform in a fresh process: {time.perf_counter() - start:.1f} s")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["cpu", "cpu", "None", "None"]
+    np.testing.assert_array_equal(np.load(tmp_path / "Z.npy"), np.load(tmp / "Z.npy"))
+    # the launch's accelerator is not saved (it holds the launch's devices)
+    assert b"accelerate.accelerator" not in (tmp / "encoder.joblib").read_bytes()
+
+
+def test_two_process_fit_pickles_in_the_training_process(saved_results):
+    _, results = saved_results
+    assert "in_process" in results[0]
+    assert results[0]["in_process"] is None  # no error, same transform
+
+
+def test_two_process_fit_rejects_a_seed_per_process(saved_results):
+    _, results = saved_results
+    for result in results:  # every process raises the same error
+        message = result["seed_per_process"]
+        assert message is not None, "random_state=RANK trained silently"
+        assert message.startswith("ValueError: Every process must call fit with ")
+        assert "the same random_state, got [0, 1]" in message
+        assert "random_state=0" in message and "RANK" in message
+
+
 def _accelerated(**params):
     pytest.importorskip("accelerate")
     from sklcm.distributed import AcceleratedContrastiveEncoder
@@ -467,6 +579,78 @@ def test_accelerated_encoder_clones_and_pickles_after_fit():
     assert type(enc.net_.module_).__name__ == "TwoTowerMLP"  # unwrapped
     restored = pickle.loads(pickle.dumps(enc))
     np.testing.assert_array_equal(restored.transform(X), enc.transform(X))
+
+
+def test_accelerated_encoder_lists_its_parameters_explicitly():
+    """No **kwargs (scikit-learn forbids them); the base's list, device aside.
+
+    This also flags drift: a parameter added to the base encoder must be
+    added to the subclass (or documented here as a difference).
+    """
+    from sklcm import MultimodalContrastiveEncoder
+    from sklcm.distributed import AcceleratedContrastiveEncoder
+
+    init = AcceleratedContrastiveEncoder.__init__
+    assert not init.__code__.co_flags & inspect.CO_VARKEYWORDS
+    assert "__signature__" not in vars(init)
+    base = dict(inspect.signature(MultimodalContrastiveEncoder).parameters)
+    del base["device"]  # the accelerator places the towers
+    own = dict(inspect.signature(AcceleratedContrastiveEncoder).parameters)
+    accelerator = own.pop("accelerator")
+    assert accelerator.default is None
+    assert accelerator.kind is inspect.Parameter.KEYWORD_ONLY
+    assert list(own) == list(base)
+    for name, parameter in base.items():
+        assert own[name].default == parameter.default, name
+        assert own[name].kind == parameter.kind, name
+    assert set(AcceleratedContrastiveEncoder._parameter_constraints) == {
+        *own,
+        "accelerator",
+    }
+
+
+def test_accelerated_encoder_stores_every_parameter_unchanged():
+    from sklearn.base import clone
+
+    from sklcm.distributed import AcceleratedContrastiveEncoder
+
+    names = inspect.signature(AcceleratedContrastiveEncoder).parameters
+    values = {name: object() for name in names}
+    enc = AcceleratedContrastiveEncoder(**values)
+    assert all(enc.get_params()[name] is value for name, value in values.items())
+    enc = AcceleratedContrastiveEncoder(split=2)
+    enc.set_params(lr=0.5, accelerator=None)
+    assert clone(enc).get_params() == enc.get_params()
+
+
+def test_accelerated_encoder_refuses_device():
+    """``device`` is not a parameter: refused, never silently ignored."""
+    from sklcm.distributed import AcceleratedContrastiveEncoder
+
+    with pytest.raises(TypeError, match="device"):
+        AcceleratedContrastiveEncoder(split=2, device="cuda")
+    enc = AcceleratedContrastiveEncoder(split=2)
+    assert "device" not in enc.get_params()
+    with pytest.raises(ValueError, match="Invalid parameter 'device'"):
+        enc.set_params(device="cuda")
+
+
+def test_accelerated_encoder_saves_without_its_accelerator():
+    """A pickle holds no accelerator; the loaded encoder trains with a new one."""
+    from accelerate import Accelerator
+
+    X = _e2e_data()
+    enc = _accelerated(accelerator=Accelerator(cpu=True), lr_schedule="constant")
+    enc.partial_fit(X)
+    restored = pickle.loads(pickle.dumps(enc))
+    assert enc.get_params()["accelerator"] is not None  # the live one keeps it
+    assert restored.accelerator is None and restored.net_.accelerator is None
+    np.testing.assert_array_equal(restored.transform(X), enc.transform(X))
+    Z = restored.transform(X)
+    restored.partial_fit(X)
+    assert isinstance(restored.net_.accelerator, Accelerator)
+    assert restored.n_steps_ == 2 * enc.n_steps_
+    assert np.abs(restored.transform(X) - Z).max() > 1e-3  # it trained
 
 
 def test_accelerated_encoder_is_silent_with_verbose_zero(capsys):

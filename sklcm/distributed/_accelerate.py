@@ -1,15 +1,16 @@
 """The contrastive encoder trained through Hugging Face accelerate."""
 # License: BSD 3 clause
 
-import inspect
+import re
 from numbers import Integral
 
 import numpy as np
+import torch
 from skorch.hf import AccelerateMixin
 
 from .._encoder import MultimodalContrastiveEncoder
 from .._net import ContrastiveNet
-from ..nn._distributed import _local_only
+from ..nn._distributed import _local_only, _world
 
 
 def _accelerate():
@@ -18,13 +19,31 @@ def _accelerate():
     except ImportError as exc:  # pragma: no cover - accelerate is in the test extra
         raise ImportError(
             "AcceleratedContrastiveEncoder needs Hugging Face accelerate: "
-            "pip install 'sklcm[dist]' (or pip install accelerate)."
+            'pip install -e ".[dist]" in the sklcm checkout (or pip install '
+            "accelerate)."
         ) from exc
     return accelerate
 
 
 def _has_trainable_parameters(module):
     return any(p.requires_grad for p in module.parameters())
+
+
+def _portable_device(device):
+    """The type of ``device`` without a process's index: ``"cuda:3"`` -> ``"cuda"``.
+
+    A pickle that names a device type loads anywhere: torch places ``"cuda"``
+    on the loading process's current GPU (skorch falls back to the CPU without
+    one) and ``"cpu"`` on the CPU, while an indexed ``"cpu:0"`` does not load at
+    all and ``"cuda:3"`` needs four GPUs.
+    """
+    return torch.device(device).type
+
+
+def _print_on_main_process(*args, **kwargs):
+    """``print`` on the process of rank 0 only: a picklable sink for PrintLog."""
+    if _world()[0] == 0:
+        print(*args, **kwargs)
 
 
 class _LocalShards:
@@ -70,10 +89,12 @@ class _AcceleratedContrastiveNet(AccelerateMixin, ContrastiveNet):
         ContrastiveNet._validate_params(self)
 
     def _initialize_callbacks(self):
-        if not self.verbose:
-            # skorch's PrintLog ignores verbose=0 when its sink is not print
-            # (AccelerateMixin's default sink is accelerator.print)
-            self.callbacks__print_log__sink = print
+        # skorch's PrintLog ignores verbose=0 when its sink is not print; and
+        # AccelerateMixin's default sink, accelerator.print, would pickle the
+        # accelerator with the net
+        self.callbacks__print_log__sink = (
+            _print_on_main_process if self.verbose else print
+        )
         return super()._initialize_callbacks()
 
     def initialize(self):
@@ -137,6 +158,15 @@ class _AcceleratedContrastiveNet(AccelerateMixin, ContrastiveNet):
             )
         return step
 
+    def __getstate__(self):
+        # the accelerator belongs to the launch that trained the net (its
+        # processes, their devices, and references to every prepared object)
+        # and is not saved; the device is saved without the process's index
+        state = super().__getstate__()
+        state["accelerator"] = None
+        state["device"] = _portable_device(state["device"])
+        return state
+
 
 class AcceleratedContrastiveEncoder(MultimodalContrastiveEncoder):
     """Contrastive encoder trained on several processes (GPUs) through accelerate.
@@ -152,8 +182,13 @@ class AcceleratedContrastiveEncoder(MultimodalContrastiveEncoder):
 
     ``batch_size`` is the **global** batch, split evenly across the processes;
     it must be a multiple of their number. Every process must call :meth:`fit`
-    with the same ``X`` and, with several processes, an int ``random_state``,
-    so that all draw the same shuffling (both are checked).
+    with the same ``X`` and, with several processes, the same int
+    ``random_state``, so that all draw the same shuffling (both are checked:
+    every process raises the same ``ValueError`` otherwise).
+
+    The parameters are those of the base encoder, except ``device`` (the
+    accelerator places the towers: ``Accelerator(cpu=True)`` trains on the
+    CPU), plus ``accelerator``.
 
     Read more in the :ref:`User Guide <scaling>`.
 
@@ -164,11 +199,14 @@ class AcceleratedContrastiveEncoder(MultimodalContrastiveEncoder):
     ----------
     net_ : skorch.NeuralNet
         The trained skorch net, with :class:`~skorch.hf.AccelerateMixin`; its
-        ``accelerator`` is the one used. After :meth:`fit` the module and
-        criterion are unwrapped, so the encoder can be pickled.
+        ``accelerator`` is the one used (``None`` in a loaded encoder until it
+        trains again). After :meth:`fit` the module and criterion are
+        unwrapped, so the encoder can be pickled.
 
     device_ : str
-        The accelerator's device of this process.
+        The accelerator's device of this process (``"cuda:1"``, ``"cpu:0"``);
+        in a loaded encoder, where its towers were loaded (``"cuda"`` or
+        ``"cpu"``).
 
     history_ : skorch.History
         Per-epoch records; ``train_loss`` is the loss of the global batches,
@@ -207,6 +245,17 @@ class AcceleratedContrastiveEncoder(MultimodalContrastiveEncoder):
     apply: the encoder splits its global batches itself and never pads them;
     a trailing batch is cut to a multiple of the number of processes.
 
+    **Saving.** A fitted encoder pickles (``joblib.dump``) in any process,
+    and the file loads on any machine. It holds no accelerator (an
+    accelerator belongs to the launch that trained the model) and names the
+    device type without the process's index: it loads as an
+    ``AcceleratedContrastiveEncoder`` with ``accelerator=None``, whose towers
+    sit on the loading process's GPU when it was trained on GPUs and one is
+    visible, else on the CPU (see ``device_``). ``transform``, ``score`` and
+    ``encode`` need no launch; :meth:`partial_fit` trains it further with the
+    ``accelerator`` parameter (``None``: ``Accelerator()`` of the current
+    launch).
+
     Examples
     --------
     >>> from sklcm.datasets import make_latent_partial_causal
@@ -222,15 +271,85 @@ class AcceleratedContrastiveEncoder(MultimodalContrastiveEncoder):
 
     _net_class = _AcceleratedContrastiveNet
 
+    # the base encoder's parameters except `device`, plus `accelerator`
     _parameter_constraints: dict = {
-        **MultimodalContrastiveEncoder._parameter_constraints,
+        **{
+            name: constraint
+            for name, constraint in (
+                MultimodalContrastiveEncoder._parameter_constraints.items()
+            )
+            if name != "device"
+        },
         # checked in fit, so that importing this module needs no accelerate
         "accelerator": "no_validation",
     }
 
-    # the signature is the base encoder's plus `accelerator` (set below)
-    def __init__(self, n_components=2, *, accelerator=None, **params):
-        super().__init__(n_components, **params)
+    # Not a parameter: the accelerator places the towers (the net takes the
+    # accelerator's device). The base encoder's code reads it as the default
+    # placement, e.g. for the RNG it forks while building the towers.
+    device = "auto"
+
+    # Every parameter of the base encoder but `device`, in its order, then
+    # `accelerator`; tests/test_distributed.py checks that the two lists agree.
+    def __init__(
+        self,
+        n_components=2,
+        *,
+        split=None,
+        latent_space="sphere",
+        p=1.0,
+        temperature="auto",
+        learn_temperature=False,
+        hidden_layer_sizes=(256, 256, 256),
+        activation="leaky_relu",
+        box_squash="sigmoid",
+        layer_norm=False,
+        whiten_inputs=False,
+        optimizer="adam",
+        batch_size=256,
+        max_epochs=100,
+        max_steps=None,
+        lr=2e-3,
+        lr_schedule="cosine",
+        warmup=0.02,
+        weight_decay=0.0,
+        ema_decay=None,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        callbacks=None,
+        verbose=0,
+        random_state=None,
+        representation="x",
+        accelerator=None,
+    ):
+        self.n_components = n_components
+        self.split = split
+        self.latent_space = latent_space
+        self.p = p
+        self.temperature = temperature
+        self.learn_temperature = learn_temperature
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.box_squash = box_squash
+        self.layer_norm = layer_norm
+        self.whiten_inputs = whiten_inputs
+        self.optimizer = optimizer
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.max_steps = max_steps
+        self.lr = lr
+        self.lr_schedule = lr_schedule
+        self.warmup = warmup
+        self.weight_decay = weight_decay
+        self.ema_decay = ema_decay
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.callbacks = callbacks
+        self.verbose = verbose
+        self.random_state = random_state
+        self.representation = representation
         self.accelerator = accelerator
 
     def _net_params(self):
@@ -258,14 +377,41 @@ class AcceleratedContrastiveEncoder(MultimodalContrastiveEncoder):
     def _initialize(self, X, *args, **kwargs):
         super()._initialize(X, *args, **kwargs)
         if self.net_.accelerator.num_processes > 1:
-            fingerprints = _accelerate().utils.gather_object([_fingerprint(X)])
-            if any(f != fingerprints[0] for f in fingerprints):
-                raise ValueError(
-                    "Every process must call fit with the same X (each trains on "
-                    "its share of every global batch); got (shape, first row sum, "
-                    f"last row sum) = {fingerprints}."
-                )
-        self.device_ = str(self.net_.device)
+            _check_same_on_every_process(X, self.random_state)
+
+    def partial_fit(self, X, y=None):
+        """Continue training as :meth:`MultimodalContrastiveEncoder.partial_fit`.
+
+        A loaded (unpickled) encoder has no accelerator: it trains with the
+        ``accelerator`` parameter (``None``: ``Accelerator()`` of the current
+        launch).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            A chunk of paired observations ``[x | t]``, the same on every
+            process.
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        self : object
+            The updated encoder.
+        """
+        net = getattr(self, "net_", None)
+        if net is not None and net.accelerator is None:
+            net.accelerator = self._get_accelerator()
+        return super().partial_fit(X, y)
+
+    def __getstate__(self):
+        # the accelerator belongs to the launch (see Notes): a saved encoder
+        # loads with accelerator=None, and its net without one
+        state = dict(super().__getstate__())  # may be self.__dict__ itself
+        state["accelerator"] = None
+        if "device_" in state:
+            state["device_"] = _portable_device(state["device_"])
+        return state
 
     def infonce_loss(self, X):
         """Loss on ``X`` as :meth:`MultimodalContrastiveEncoder.infonce_loss`.
@@ -293,33 +439,60 @@ def _fingerprint(X):
     return X.shape, float(np.sum(X[0])), float(np.sum(X[-1]))
 
 
-def _extend_signature_and_doc(cls, base):
-    """Give ``cls.__init__`` the base's parameters plus its own, and document them.
+def _check_same_on_every_process(X, random_state):
+    """Raise the same ``ValueError`` on every process unless ``X`` and the seed agree.
 
-    scikit-learn reads the parameters from the signature; keeping one list (the
-    base's) means the subclass follows any change to the base encoder.
+    One collective gathers both, so the processes never wait for each other in
+    different calls.
     """
-    own = inspect.signature(cls.__init__).parameters["accelerator"]
-    signature = inspect.signature(base.__init__)
-    cls.__init__.__signature__ = signature.replace(
-        parameters=[*signature.parameters.values(), own]
-    )
+    gathered = _accelerate().utils.gather_object([(_fingerprint(X), random_state)])
+    fingerprints = [fingerprint for fingerprint, _ in gathered]
+    if any(f != fingerprints[0] for f in fingerprints):
+        raise ValueError(
+            "Every process must call fit with the same X (each trains on "
+            "its share of every global batch); got (shape, first row sum, "
+            f"last row sum) = {fingerprints}."
+        )
+    seeds = [seed for _, seed in gathered]
+    if any(seed != seeds[0] for seed in seeds):
+        raise ValueError(
+            "Every process must call fit with the same random_state, got "
+            f"{seeds} on processes 0 to {len(seeds) - 1}: with other seeds they "
+            "shuffle other global batches and train on pairs that do not match. "
+            "Pass the same int everywhere, e.g. random_state=0, not a per-process "
+            'seed such as int(os.environ["RANK"]).'
+        )
+
+
+def _parameters_doc(base_doc, drop):
+    """The entries of the Parameters section of ``base_doc``, without ``drop``."""
+    start = base_doc.index("    Parameters\n    ----------\n")
+    end = base_doc.index("    Attributes\n    ----------\n")
+    section = base_doc[start:end].split("\n", 2)[2]
+    # an entry starts at a line "    name : type" and runs to the next one
+    entries = re.split(r"(?m)^(?=    \w+ : )", section)
+    return "".join(e for e in entries if e.split(" : ", 1)[0].strip() not in drop)
+
+
+def _document_parameters(cls, base):
+    """Fill the ``%(parameters)s`` of ``cls``'s docstring from ``base``'s.
+
+    The base encoder's entries minus ``device``, plus ``accelerator``: one
+    text to maintain, the base encoder's.
+    """
     if cls.__doc__ is None or base.__doc__ is None:  # python -OO
         return
-    header = "    Parameters\n    ----------\n"
-    base_doc = base.__doc__
-    start = base_doc.index(header) + len(header)
-    end = base_doc.index("    Attributes\n    ----------\n")
     own_doc = (
         "    accelerator : accelerate.Accelerator, default=None\n"
         "        The accelerator (mixed precision, device placement). ``None``\n"
         "        builds ``Accelerator()`` in :meth:`fit`, which follows the launch\n"
         "        configuration (``accelerate launch``, ``torchrun``). Training\n"
-        "        runs on the accelerator's device; ``device`` is ignored.\n\n"
+        "        runs on the accelerator's device. Not saved with the encoder:\n"
+        "        a pickled encoder loads with ``accelerator=None``.\n\n"
     )
     cls.__doc__ = cls.__doc__.replace(
-        "    %(parameters)s\n", base_doc[start:end] + own_doc
+        "    %(parameters)s\n", _parameters_doc(base.__doc__, {"device"}) + own_doc
     )
 
 
-_extend_signature_and_doc(AcceleratedContrastiveEncoder, MultimodalContrastiveEncoder)
+_document_parameters(AcceleratedContrastiveEncoder, MultimodalContrastiveEncoder)
