@@ -54,11 +54,11 @@ def _permuted_scaled(z, rng):
             np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]]),
             (1.0, (1 - _h(0.5, 0.5, base=3) + 1) / 2),
         ),
-        # code 0 only factor 0 (weight 1/2), code 1 both equally (weight 1/2,
-        # 1 - H_2 = 0); factor 0 spread 2:1 over the codes, factor 1 on one
+        # code 0 only factor 0 (weight 3/5), code 1 both equally (weight 2/5,
+        # 1 - H_2 = 0); factor 0 spread 3:1 over the codes, factor 1 on one
         (
-            np.array([[2.0, 0.0], [1.0, 1.0]]),
-            (0.5, (1 - _h(2 / 3, 1 / 3, base=2) + 1) / 2),
+            np.array([[3.0, 0.0], [1.0, 1.0]]),
+            (3 / 5, (1 - _h(3 / 4, 1 / 4, base=2) + 1) / 2),
         ),
         # an unused code has weight 0; a factor no code explains: C_j = 0
         (np.array([[1.0, 0.0], [0.0, 0.0]]), (1.0, 0.5)),
