@@ -228,9 +228,14 @@ def _coupled_ica(encoder, sampler, n_latents, fit, test, seed):
 
 
 def _disentanglement(z_true, z_pred, seed):
-    """DCI disentanglement and completeness (lasso importances) and MIG."""
+    """DCI disentanglement, completeness (forest importances) and MIG.
+
+    Computed on the first ``_N_CHECK`` held-out pairs: about 0.5 s of one
+    CPU core for 10 latents.
+    """
+    z_true, z_pred = z_true[:_N_CHECK], z_pred[:_N_CHECK]
     dci = disentanglement_completeness_informativeness(
-        z_true, z_pred, regressor="lasso", random_state=seed
+        z_true, z_pred, regressor="random_forest", random_state=seed
     )
     return {
         "dci_disentanglement": dci.disentanglement,
@@ -327,9 +332,9 @@ def run_setting(
     result : dict
         Parameters (data, model, recipe, seed) and results: ``score`` (the
         headline metric), ``r2``, ``mcc``, ``mcc_ica`` (NaN without ICA),
-        ``dci_disentanglement``, ``dci_completeness`` (lasso importances) and
-        ``mig`` (20 bins) of the scored representation (after ICA on ICA
-        rows),
+        ``dci_disentanglement``, ``dci_completeness`` (random-forest
+        importances) and ``mig`` (20 bins) of the scored representation
+        (after ICA on ICA rows) on 4000 of the held-out pairs,
         ``baseline`` with its ``baseline_name``, ``fit_time`` and ``time``
         (seconds), ``steps`` (optimiser steps taken), ``budget`` (steps
         asked), ``pairs_seen``, ``late_scores`` (the checkpoint scores),
