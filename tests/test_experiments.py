@@ -271,6 +271,40 @@ def test_save_runs_writes_csv_and_json(tmp_path):
     assert payload["summary"][0]["setting"] == "a"
 
 
+def test_run_setting_reports_disentanglement_of_the_scored_representation():
+    from sklcm.metrics import (
+        disentanglement_completeness_informativeness,
+        mig_score,
+    )
+
+    # an ICA row: the scored representation is the one after CoupledLatentICA;
+    # the metrics use the first 4000 held-out pairs (all 400 of the smoke preset)
+    result = run_setting("ica-laplace", seed=2, preset="smoke", return_latents=True)
+    z_true, z_pred = result["z_true"][:4000], result["z_pred"][:4000]
+    dci = disentanglement_completeness_informativeness(z_true, z_pred, random_state=2)
+    assert result["dci_disentanglement"] == dci.disentanglement
+    assert result["dci_completeness"] == dci.completeness
+    assert result["mig"] == mig_score(z_true, z_pred)
+
+
+def test_summarize_shows_disentanglement_columns(tmp_path):
+    scores = {"dci_disentanglement": 0.9, "dci_completeness": 0.8, "mig": 0.5}
+    rows = summarize([{**RUN, **scores}, {**RUN, **scores, "seed": 1, "mig": 0.7}])
+    assert rows[0]["DCI-D"] == "90.00 ± 0.00" and rows[0]["DCI-C"] == "80.00 ± 0.00"
+    assert rows[0]["MIG"] == "60.00 ± 14.14"
+    header = format_table(rows).splitlines()[0].split()
+    assert header.index("baseline") < header.index("DCI-D") < header.index("conv.")
+    assert header[header.index("DCI-D") :][:3] == ["DCI-D", "DCI-C", "MIG"]
+    # runs recorded before these metrics existed: empty cells, column dropped
+    assert summarize([RUN])[0]["MIG"] == ""
+    assert "MIG" not in format_table(summarize([RUN]))
+    save_runs([{**RUN, **scores}], tmp_path)
+    payload = json.loads((tmp_path / "runs.json").read_text(encoding="utf-8"))
+    assert payload["runs"][0]["mig"] == 0.5 and payload["summary"][0]["MIG"] == "50.00"
+    with open(tmp_path / "runs.csv", encoding="utf-8") as f:
+        assert next(csv.DictReader(f))["dci_completeness"] == "0.8"
+
+
 def _sklcm_imports(path):
     tree = ast.parse(path.read_text(encoding="utf-8"))
     for node in ast.walk(tree):

@@ -20,12 +20,21 @@ _COLUMNS = (
     "paper",
     "no ICA",
     "baseline",
+    "DCI-D",
+    "DCI-C",
+    "MIG",
     "steps",
     "conv.",
     "seeds",
     "time",
 )
 _CSV_SKIP = ("z_true", "z_pred")
+# Disentanglement columns and the run keys they summarise.
+_DISENTANGLEMENT = {
+    "DCI-D": "dci_disentanglement",
+    "DCI-C": "dci_completeness",
+    "MIG": "mig",
+}
 
 
 def _mean_std(values):
@@ -49,6 +58,8 @@ def summarize(runs):
         One dict per setting (first-seen order) with the string columns of
         the table: ``setting``, ``process``, ``model``, ``metric``, ``ours``,
         ``paper``, ``no ICA`` (MCC before ICA on ICA rows), ``baseline``,
+        ``DCI-D``, ``DCI-C`` and ``MIG`` (disentanglement metrics of the
+        scored representation; empty for runs recorded without them),
         ``steps``, ``conv.`` ("yes" when every seed converged, else "no"
         with the largest drift of the held-out score over the last quarter of
         the budget, in points), ``seeds`` and ``time`` (mean seconds per
@@ -83,12 +94,22 @@ def _summarize_setting(group):
         "no ICA": _mean_std([r["mcc"] for r in group]) if has_ica else "",
         "baseline": f"{_mean_std([r['baseline'] for r in group])} "
         f"({first['baseline_name']})",
+        **{
+            col: _optional_mean_std(group, key) for col, key in _DISENTANGLEMENT.items()
+        },
         "steps": str(first.get("steps", "")),
         "conv.": _convergence(group),
         "seeds": str(len(group)),
         "time": f"{np.mean([r['time'] for r in group]):.0f} s",
         "score_mean": float(np.mean([r["score"] for r in group])),
     }
+
+
+def _optional_mean_std(group, key):
+    """Mean ± std of ``key`` in %, or "" when a run lacks it (older results)."""
+    if any(key not in r for r in group):
+        return ""
+    return _mean_std([r[key] for r in group])
 
 
 def _convergence(group):

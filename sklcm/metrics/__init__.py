@@ -1,6 +1,11 @@
 """Identifiability metrics and scorers for learned representations."""
 # License: BSD 3 clause
 
+from ._disentanglement import (
+    disentanglement_completeness_informativeness,
+    mig_score,
+    sap_score,
+)
 from ._identifiability import (
     amari_distance,
     block_r2_score,
@@ -9,17 +14,28 @@ from ._identifiability import (
 )
 from ._plot import IdentifiabilityDisplay
 from ._retrieval import neighbor_agreement, retrieval_accuracy
-from ._scorer import make_identifiability_scorer, mcc_scorer, r2_scorer
+from ._scorer import (
+    make_identifiability_scorer,
+    mcc_scorer,
+    mig_scorer,
+    r2_scorer,
+    sap_scorer,
+)
 
 __all__ = [
     "IdentifiabilityDisplay",
     "amari_distance",
     "block_r2_score",
+    "disentanglement_completeness_informativeness",
     "linear_r2_score",
     "make_identifiability_scorer",
     "mcc_scorer",
     "mean_corr_coef",
+    "mig_score",
+    "mig_scorer",
     "neighbor_agreement",
     "r2_scorer",
     "retrieval_accuracy",
+    "sap_score",
+    "sap_scorer",
 ]

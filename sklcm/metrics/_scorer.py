@@ -3,12 +3,38 @@
 
 import inspect
 
+from ._disentanglement import (
+    disentanglement_completeness_informativeness,
+    mig_score,
+    sap_score,
+)
 from ._identifiability import block_r2_score, linear_r2_score, mean_corr_coef
+
+
+def _dci_part(part):
+    """``metric(z_true, z_pred, **kwargs)`` returning one of the three DCI scores."""
+
+    def metric(z_true, z_pred, **kwargs):
+        dci = disentanglement_completeness_informativeness(z_true, z_pred, **kwargs)
+        return dci[part]
+
+    metric.__name__ = f"dci_{part}"
+    metric.__signature__ = inspect.signature(
+        disentanglement_completeness_informativeness
+    )
+    return metric
+
 
 _METRICS = {
     "mcc": mean_corr_coef,
     "r2": linear_r2_score,
     "block_r2": block_r2_score,
+    "mig": mig_score,
+    "sap": sap_score,
+    **{
+        f"dci_{part}": _dci_part(part)
+        for part in ("disentanglement", "completeness", "informativeness")
+    },
 }
 
 
@@ -52,15 +78,19 @@ def make_identifiability_scorer(metric, **kwargs):
 
     Parameters
     ----------
-    metric : {"mcc", "r2", "block_r2"} or callable
+    metric : {"mcc", "r2", "block_r2", "mig", "sap", "dci_disentanglement", \
+            "dci_completeness", "dci_informativeness"} or callable
         ``"mcc"``: :func:`mean_corr_coef`; ``"r2"``: :func:`linear_r2_score`;
-        ``"block_r2"``: :func:`block_r2_score`. A callable must have the
-        signature ``metric(z_true, z_pred, **kwargs)`` and return a float
+        ``"block_r2"``: :func:`block_r2_score`; ``"mig"``: :func:`mig_score`;
+        ``"sap"``: :func:`sap_score`; ``"dci_disentanglement"``,
+        ``"dci_completeness"``, ``"dci_informativeness"``: one score of
+        :func:`disentanglement_completeness_informativeness`. A callable
+        must have the signature ``metric(z_true, z_pred, **kwargs)`` and return a float
         where greater is better (negate a distance).
 
     **kwargs : dict
         Keyword arguments passed to ``metric``. The named metrics that
-        split the samples (``"r2"`` and ``"block_r2"``) use a fixed
+        split the samples (``"r2"``, ``"block_r2"`` and the DCI scores) use a fixed
         train/test split by default (their ``random_state=0``), so every
         candidate of a search is scored on the same split of its rows.
 
@@ -74,6 +104,8 @@ def make_identifiability_scorer(metric, **kwargs):
     --------
     mcc_scorer : Ready-made scorer for ``"mcc"``.
     r2_scorer : Ready-made scorer for ``"r2"``.
+    mig_scorer : Ready-made scorer for ``"mig"``.
+    sap_scorer : Ready-made scorer for ``"sap"``.
 
     Examples
     --------
@@ -207,3 +239,94 @@ def r2_scorer(estimator, X, y=None):
     1.0
     """
     return _r2(estimator, X, y)
+
+
+_mig = make_identifiability_scorer("mig")
+_sap = make_identifiability_scorer("sap")
+
+
+def mig_scorer(estimator, X, y=None):
+    """Score a fitted transformer by the mutual information gap of its output.
+
+    Computes ``mig_score(y, estimator.transform(X))`` (20-bin histograms),
+    for use as ``scoring=mig_scorer`` in a search fitted with
+    ``fit(X, z_true)``.
+
+    Parameters
+    ----------
+    estimator : estimator object
+        Fitted estimator with a ``transform`` method (e.g. a Pipeline ending
+        with a transformer).
+
+    X : array-like of shape (n_samples, n_features)
+        Observations to transform.
+
+    y : array-like of shape (n_samples, n_true)
+        True latents of ``X``. Required: None raises a ValueError.
+
+    Returns
+    -------
+    mig : float
+        Mutual information gap, in [0, 1].
+
+    See Also
+    --------
+    mig_score : The underlying metric.
+    make_identifiability_scorer : Scorers with other metrics or options.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.decomposition import FastICA, PCA
+    >>> from sklcm.metrics import mig_scorer
+    >>> rng = np.random.default_rng(0)
+    >>> S = rng.laplace(size=(2000, 3))
+    >>> X = S @ rng.normal(size=(3, 3))
+    >>> ica = FastICA(whiten="unit-variance", random_state=0).fit(X)
+    >>> bool(mig_scorer(ica, X, S) > mig_scorer(PCA().fit(X), X, S))
+    True
+    """
+    return _mig(estimator, X, y)
+
+
+def sap_scorer(estimator, X, y=None):
+    """Score a fitted transformer by the SAP score of its output.
+
+    Computes ``sap_score(y, estimator.transform(X))``, for use as
+    ``scoring=sap_scorer`` in a search fitted with ``fit(X, z_true)``.
+
+    Parameters
+    ----------
+    estimator : estimator object
+        Fitted estimator with a ``transform`` method (e.g. a Pipeline ending
+        with a transformer).
+
+    X : array-like of shape (n_samples, n_features)
+        Observations to transform.
+
+    y : array-like of shape (n_samples, n_true)
+        True latents of ``X``. Required: None raises a ValueError.
+
+    Returns
+    -------
+    sap : float
+        Separated attribute predictability, in [0, 1].
+
+    See Also
+    --------
+    sap_score : The underlying metric.
+    make_identifiability_scorer : Scorers with other metrics or options.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.decomposition import FastICA
+    >>> from sklcm.metrics import sap_scorer
+    >>> rng = np.random.default_rng(0)
+    >>> S = rng.laplace(size=(1000, 3))
+    >>> X = S @ rng.normal(size=(3, 3))
+    >>> ica = FastICA(whiten="unit-variance", random_state=0).fit(X)
+    >>> round(sap_scorer(ica, X, S), 2)
+    0.99
+    """
+    return _sap(estimator, X, y)
