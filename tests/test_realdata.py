@@ -98,10 +98,77 @@ def test_paired_embeddings_from_npy_and_npz(tmp_path):
     emb = load_paired_embeddings(
         tmp_path / "image.npy", str(tmp_path / "text.npz"), t_key="emb"
     )
-    assert emb.split == 6 and emb.data.dtype == np.float32
-    assert np.allclose(emb.data, np.hstack([image, text]), atol=1e-6)
-    arrays = load_paired_embeddings(image, text, dtype=np.float64)
-    assert np.array_equal(arrays.data, np.hstack([image, text]))
+    assert emb.split == 6
+    assert np.array_equal(emb.data, np.hstack([image, text]))
+
+
+@pytest.mark.parametrize(
+    "dtypes, dtype, expected",
+    [
+        ((np.float64, np.float64), None, np.float64),
+        ((np.float32, np.float32), None, np.float32),
+        ((np.float32, np.float64), None, np.float64),
+        ((np.int64, np.int64), None, np.float64),
+        ((np.float64, np.float64), np.float32, np.float32),
+        ((np.float32, np.float32), "float64", np.float64),
+    ],
+)
+def test_paired_embeddings_keep_the_input_dtype_unless_asked(dtypes, dtype, expected):
+    # float64 embeddings are not silently downcast: dtype=None keeps them.
+    rng = np.random.default_rng(0)
+    x, t = (rng.normal(size=(20, 3)).astype(d) for d in dtypes)
+    kwargs = {} if dtype is None else {"dtype": dtype}  # None: the default
+    emb = load_paired_embeddings(x, t, **kwargs)
+    assert emb.data.dtype == expected
+    assert np.allclose(emb.data, np.hstack([x, t]).astype(expected))
+
+
+def test_paired_embeddings_refuse_a_non_floating_dtype():
+    x = np.ones((5, 2))
+    with pytest.raises(ValueError, match="dtype must be None .* or a floating"):
+        load_paired_embeddings(x, x, dtype=np.int32)
+
+
+@pytest.mark.parametrize("form", ["array", "npy"])
+def test_paired_embeddings_refuse_a_key_that_selects_nothing(tmp_path, form):
+    # A key names an array inside a .npz file; for an array or a .npy file
+    # it cannot select anything and a typo must not pass unnoticed.
+    image = np.random.default_rng(0).normal(size=(10, 3))
+    np.save(tmp_path / "image.npy", image)
+    x = image if form == "array" else tmp_path / "image.npy"
+    what = "an array" if form == "array" else "a .npy file"
+    with pytest.raises(ValueError, match=f"x_key='emb' was given but x.* is {what}"):
+        load_paired_embeddings(x, image, x_key="emb")
+    with pytest.raises(ValueError, match="t_key='emb' .* .npz file only"):
+        load_paired_embeddings(image, x, t_key="emb")
+
+
+def test_paired_embeddings_bunch_has_feature_names_and_descr(tmp_path):
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "text.npz", emb=rng.normal(size=(8, 2)), ids=np.arange(8))
+    emb = load_paired_embeddings(
+        rng.normal(size=(8, 3)), tmp_path / "text.npz", t_key="emb"
+    )
+    assert emb.feature_names == ["x_0", "x_1", "x_2", "t_0", "t_1"]
+    assert "x: 3 columns from an array" in emb.DESCR
+    assert "t: 2 columns from file '" in emb.DESCR and "array 'emb'" in emb.DESCR
+    assert "8 pairs" in emb.DESCR and "float64" in emb.DESCR
+
+
+def test_paired_bunch_target_names_come_from_the_targets():
+    from sklcm.datasets._real import _paired_bunch
+
+    blocks = [np.zeros((4, 1)), np.zeros((4, 2))]
+    data = _paired_bunch(
+        blocks,
+        np.array([5, 2, 2, 7]),
+        names=("a", "b"),
+        feature_names=["a_0", "b_0", "b_1"],
+        descr="",
+        return_X_y=False,
+    )
+    assert data.target_names.tolist() == [2, 5, 7]
+    assert load_digits_halves().target_names.tolist() == list(range(10))
 
 
 @pytest.mark.parametrize(
