@@ -76,7 +76,7 @@ def _assert_paired(X, y, split):
         assert _nearest_mean_accuracy(Z, y) > 0.5  # chance: 0.1
     # (2) row i of x and row i of t are the same digit, not just the same
     # class: the views share nearest neighbours far more than after shuffling
-    # the t rows within each class (measured 0.10-0.42 paired, 0.03-0.04
+    # the t rows within each class (measured 0.10-0.33 paired, 0.03-0.04
     # within-class shuffled).
     control = X[:, split:][_shuffle_within_classes(len(X), y, seed=0)]
     shuffled = np.hstack([X[:, :split], control])
