@@ -227,3 +227,70 @@ def test_extras_are_installed_from_the_checkout(page):
     # sklcm is installed from a checkout, not from an index: `pip install
     # "sklcm[ica]"` fails; the pages must say `pip install -e ".[ica]"`.
     assert not re.search(r"""pip install ['"]?sklcm\[""", _page(page)), page
+
+
+def test_readme_quotes_the_quick_table():
+    rows = _quick_table()
+    sphere, box = rows["sphere-vmf"][0], rows["box-laplace"][0]
+    _assert_stated(
+        "README.md",
+        f"sphere R² {sphere} ± ",
+        f"box MCC {box} ± ",
+        *(
+            f"{setting}` {rows[setting][0]}"
+            for setting in ("real-normal", "box-gennorm", "real-laplace")
+        ),
+        f"sphere violation rows {rows['sphere-laplace'][0]}",
+    )
+    assert rows["sphere-laplace"][0] == rows["sphere-normal"][0]
+
+
+# Row labels of the accuracy tables -> method names in realdata.txt.
+REALDATA_ROWS = {
+    "raw x view": "raw",
+    "PCA-10": "pca",
+    "CCA-10 (x scores)": "cca",
+    "PCA-10 whitened": "whiten",
+    "encoder, label-free τ (1 on all)": "encoder",
+    "encoder, τ chosen without labels (1 on all)": "encoder",
+    "encoder + whitening": "encoder+whiten",
+    "encoder + CoupledLatentICA": "encoder+ica",
+    "encoder, same τ, early stopping": "encoder early-stop",
+    "encoder, same τ, `early_stopping=True`": "encoder early-stop",
+    "encoder, τ = 0.2 (synthetic default)": "encoder tau=0.2",
+    "encoder, τ = 2": "encoder tau=2",
+}
+
+
+@pytest.mark.parametrize("page", ["README.md", "realdata.rst"])
+def test_realdata_tables_match_realdata_txt(page):
+    sections = _realdata_sections()
+    path = ROOT / page if page == "README.md" else GUIDE / page
+    checked = 0
+    for line in path.read_text(encoding="utf-8").splitlines():
+        label = line.strip("| ")
+        keys = [k for k in REALDATA_ROWS if label.startswith(k)]
+        method = REALDATA_ROWS[max(keys, key=len)] if keys else None
+        triples = re.findall(r"(\d+\.\d) / (\d+\.\d) / (\d+\.\d)", line)
+        if method is None or len(triples) != 3:
+            continue
+        expected = [sections[pair][0][method][0] for pair in PAIRS]
+        assert [[float(v) for v in t] for t in triples] == expected, line
+        checked += 1
+    assert checked == 10
+
+
+def test_realdata_margins_match_realdata_txt():
+    sections = _realdata_sections()
+    pix, fac = sections["pix|fou"][1], sections["fac|kar"][1]
+    raw = [re.search(r"encoder > raw .*margins \+(\S+)\)", b)[1] for b in (pix, fac)]
+    pca = re.search(r"encoder > pca .*margins \S+ / (\S+) / (\S+)\)", pix)
+    _assert_stated(
+        "realdata.rst",
+        f"(by {raw[0]} and {raw[1]} points)",
+        f"{pca[1].replace('-', '−')} and {pca[2].replace('-', '−')} points",
+    )
+    _assert_stated(
+        "README.md",
+        f"({pca[1].replace('-', '−')} / {pca[2].replace('-', '−')} against PCA-10)",
+    )
