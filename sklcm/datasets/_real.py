@@ -65,7 +65,7 @@ def _paired_bunch(blocks, target, *, names, feature_names, descr, return_X_y):
         split=blocks[0].shape[1],
         views=names,
         feature_names=feature_names,
-        target_names=np.arange(10),
+        target_names=np.unique(target),
         DESCR=descr,
     )
 
@@ -208,35 +208,57 @@ def _label(name, source):
 
 
 def _read_array(source, *, name, key):
-    """Read one 2-D finite array from an array, ``.npy`` or ``.npz`` file."""
+    """Read one 2-D finite array from an array, ``.npy`` or ``.npz`` file.
+
+    ``key`` names the array inside a ``.npz`` file; it is an error for an
+    array or a ``.npy`` file, which hold one array and no names.
+    """
     label = _label(name, source)
     if isinstance(source, (str, Path)):
-        path = Path(source)
-        if not path.is_file():
-            raise FileNotFoundError(f"{label}: no such file.")
-        try:
-            loaded = np.load(path, allow_pickle=False)
-        except (ValueError, OSError):
-            raise ValueError(
-                f"{label} is not a .npy or .npz array file (saved with numpy.save "
-                "or numpy.savez, without pickled objects)."
-            ) from None
-        if isinstance(loaded, np.lib.npyio.NpzFile):
-            with loaded:
-                keys = list(loaded.keys())
-                if key is None and len(keys) != 1:
-                    raise ValueError(
-                        f"{label} holds {len(keys)} arrays {keys}; say which one "
-                        f"with {name}_key=..."
-                    )
-                key = keys[0] if key is None else key
-                if key not in keys:
-                    raise ValueError(f"{label} has no array {key!r}; it holds {keys}.")
-                array = loaded[key]
-        else:
-            array = loaded
+        array = _load_file(Path(source), label=label, name=name, key=key)
     else:
+        _refuse_key(key, label=label, name=name, what="an array")
         array = np.asarray(source)
+    _check_array(array, label=label)
+    return array
+
+
+def _refuse_key(key, *, label, name, what):
+    if key is not None:
+        raise ValueError(
+            f"{name}_key={key!r} was given but {label} is {what}, which holds one "
+            f"unnamed array; {name}_key selects an array inside a .npz file only. "
+            f"Drop {name}_key, or pass the .npz file."
+        )
+
+
+def _load_file(path, *, label, name, key):
+    if not path.is_file():
+        raise FileNotFoundError(f"{label}: no such file.")
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except (ValueError, OSError):
+        raise ValueError(
+            f"{label} is not a .npy or .npz array file (saved with numpy.save "
+            "or numpy.savez, without pickled objects)."
+        ) from None
+    if not isinstance(loaded, np.lib.npyio.NpzFile):
+        _refuse_key(key, label=label, name=name, what="a .npy file")
+        return loaded
+    with loaded:
+        keys = list(loaded.keys())
+        if key is None and len(keys) != 1:
+            raise ValueError(
+                f"{label} holds {len(keys)} arrays {keys}; say which one "
+                f"with {name}_key=..."
+            )
+        key = keys[0] if key is None else key
+        if key not in keys:
+            raise ValueError(f"{label} has no array {key!r}; it holds {keys}.")
+        return loaded[key]
+
+
+def _check_array(array, *, label):
     if array.ndim != 2:
         raise ValueError(
             f"{label} must be a 2-D array (n_samples, n_features), got "
@@ -252,10 +274,41 @@ def _read_array(source, *, name, key):
             f"{label} contains {int(bad.sum())} non-finite values (NaN or inf), "
             f"first in row {row}; drop or impute those rows first."
         )
-    return array
 
 
-def load_paired_embeddings(x, t, *, x_key=None, t_key=None, dtype=np.float32):
+def _stacked_dtype(dtype, arrays):
+    """The dtype of ``[x | t]``: ``dtype`` if given, else the inputs' common float."""
+    if dtype is None:
+        common = np.result_type(*(a.dtype for a in arrays))
+        return common if np.issubdtype(common, np.floating) else np.dtype(np.float64)
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        dtype = None
+    if dtype is None or not np.issubdtype(dtype, np.floating):
+        raise ValueError(
+            "dtype must be None (keep the inputs' floating dtype) or a floating "
+            "dtype such as np.float32 or np.float64."
+        )
+    return dtype
+
+
+def _embeddings_descr(sources, keys, arrays, dtype):
+    lines = ["Paired arrays loaded with sklcm.datasets.load_paired_embeddings", ""]
+    for name, source, key, array in zip("xt", sources, keys, arrays):
+        origin = (
+            f"file {str(source)!r}" if isinstance(source, (str, Path)) else "an array"
+        )
+        if key is not None:
+            origin += f", array {key!r}"
+        lines.append(
+            f"{name}: {array.shape[1]} columns from {origin} (dtype {array.dtype})"
+        )
+    lines.append(f"{len(arrays[0])} pairs; [x | t] stored as {dtype}.")
+    return "\n".join(lines) + "\n"
+
+
+def load_paired_embeddings(x, t, *, x_key=None, t_key=None, dtype=None):
     """Load two paired arrays (e.g. CLIP image and text embeddings) as ``[x | t]``.
 
     Row ``i`` of ``x`` and row ``i`` of ``t`` must describe the same object
@@ -271,24 +324,35 @@ def load_paired_embeddings(x, t, *, x_key=None, t_key=None, dtype=np.float32):
         The t modality, same forms as ``x``.
     x_key : str, default=None
         Name of the array inside a ``.npz`` file given as ``x``; needed only
-        when the file holds several arrays.
+        when the file holds several arrays. An error when ``x`` is an array
+        or a ``.npy`` file (they hold one unnamed array).
     t_key : str, default=None
         Same as ``x_key``, for ``t``.
-    dtype : dtype, default=np.float32
-        Data type of the stacked array.
+    dtype : floating dtype, default=None
+        Data type of the stacked array. ``None`` keeps the inputs' floating
+        type: float64 inputs stay float64 and two float32 inputs stay float32
+        (the common type of ``x`` and ``t``, as :func:`numpy.result_type`
+        gives it; integer inputs become float64). Pass ``np.float32`` to halve
+        the memory of float64 embeddings; the estimators train in float32.
 
     Returns
     -------
     data : :class:`~sklearn.utils.Bunch`
-        Dictionary-like object with attributes ``data`` (ndarray of shape
-        (n_samples, n_x + n_t), the ``[x | t]`` array) and ``split`` (int,
-        ``n_x``: pass it to the estimators).
+        Dictionary-like object with attributes:
+
+        - data : ndarray of shape (n_samples, n_x + n_t), the ``[x | t]``
+          array.
+        - split : int, ``n_x`` (pass it to the estimators).
+        - feature_names : list of str, ``"x_<j>"`` then ``"t_<j>"``.
+        - DESCR : str, where each view came from (file, key), its width and
+          dtype.
 
     Raises
     ------
     ValueError
-        If an array is not 2-D, holds non-finite values, or the two arrays
-        have different numbers of rows; the message names the file.
+        If an array is not 2-D, holds non-finite values, the two arrays have
+        different numbers of rows, a key is given for an array or a ``.npy``
+        file, or ``dtype`` is not floating; the message names the file.
 
     See Also
     --------
@@ -302,8 +366,10 @@ def load_paired_embeddings(x, t, *, x_key=None, t_key=None, dtype=np.float32):
     >>> rng = np.random.default_rng(0)
     >>> image, text = rng.laplace(size=(500, 8)), rng.laplace(size=(500, 8))
     >>> emb = load_paired_embeddings(image, text)  # or "image.npy", "text.npy"
-    >>> emb.data.shape, emb.split
-    ((500, 16), 8)
+    >>> emb.data.shape, emb.split, emb.data.dtype
+    ((500, 16), 8, dtype('float64'))
+    >>> emb.feature_names[7:9]
+    ['x_7', 't_0']
     >>> ica = CoupledLatentICA(4, split=emb.split, random_state=0).fit(emb.data)
     >>> ica.transform(emb.data).shape
     (500, 8)
@@ -312,6 +378,7 @@ def load_paired_embeddings(x, t, *, x_key=None, t_key=None, dtype=np.float32):
         _read_array(x, name="x", key=x_key),
         _read_array(t, name="t", key=t_key),
     ]
+    dtype = _stacked_dtype(dtype, arrays)
     if arrays[0].shape[0] != arrays[1].shape[0]:
         labels = [_label("x", x), _label("t", t)]
         raise ValueError(
@@ -319,4 +386,10 @@ def load_paired_embeddings(x, t, *, x_key=None, t_key=None, dtype=np.float32):
             f"{arrays[1].shape[0]}; row i of both must be the same object."
         )
     data = np.hstack([a.astype(dtype, copy=False) for a in arrays])
-    return Bunch(data=data, split=arrays[0].shape[1])
+    names = [f"{v}_{j}" for v, a in zip("xt", arrays) for j in range(a.shape[1])]
+    return Bunch(
+        data=data,
+        split=arrays[0].shape[1],
+        feature_names=names,
+        DESCR=_embeddings_descr((x, t), (x_key, t_key), arrays, dtype),
+    )
