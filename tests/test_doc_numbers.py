@@ -214,15 +214,7 @@ def test_label_free_score_neighbours_in_small_blocks_as_stated(monkeypatch):
 
 
 PAGES = ["README.md", *sorted(p.name for p in GUIDE.glob("*.rst"))]
-SCALING_FIX = pytest.mark.xfail(
-    reason="scaling.rst is fixed on the scaling branch of issue 17", strict=False
-)
-
-
-@pytest.mark.parametrize(
-    "page",
-    [pytest.param(p, marks=SCALING_FIX) if p == "scaling.rst" else p for p in PAGES],
-)
+@pytest.mark.parametrize("page", PAGES)
 def test_extras_are_installed_from_the_checkout(page):
     # sklcm is installed from a checkout, not from an index: `pip install
     # "sklcm[ica]"` fails; the pages must say `pip install -e ".[ica]"`.

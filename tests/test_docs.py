@@ -11,10 +11,12 @@ with its reason::
     .. sklcm-skip-snippet: long training (4 temperatures x 2 folds)
 
 (``<!-- sklcm-skip-snippet: reason -->`` in the README); it is still
-compiled, and reported as skipped.
+compiled, and reported as skipped. A block written as a doctest (``>>>``
+prompts) runs as one, so its printed results are checked too.
 """
 # License: BSD 3 clause
 
+import doctest
 import re
 import textwrap
 from dataclasses import dataclass
@@ -91,21 +93,40 @@ def snippets(page):
     return list(parse(page, lines))
 
 
+_DOCTEST_FLAGS = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
+
+
+def _is_doctest(snippet):
+    return snippet.code.lstrip().startswith(">>>")
+
+
 def _compiled(snippet):
-    return compile(snippet.code, f"{snippet.page}:{snippet.line}", "exec")
+    code = snippet.code
+    if _is_doctest(snippet):
+        examples = doctest.DocTestParser().get_examples(code)
+        code = "".join(example.source for example in examples)
+    return compile(code, f"{snippet.page}:{snippet.line}", "exec")
+
+
+def _run(snippet, namespace):
+    """Run one snippet in ``namespace``: a script by ``exec``, a doctest by
+    doctest (its expected outputs are compared)."""
+    if not _is_doctest(snippet):
+        exec(_compiled(snippet), namespace)
+        return
+    name = f"{snippet.page.name}:{snippet.line}"
+    test = doctest.DocTestParser().get_doctest(
+        snippet.code, namespace, name, str(snippet.page), snippet.line - 1
+    )
+    runner = doctest.DocTestRunner(optionflags=_DOCTEST_FLAGS)
+    runner.run(test, clear_globs=False)
+    namespace.update(test.globs)
+    assert runner.failures == 0, f"{name}: {runner.failures} doctest failure(s)"
 
 
 def _page_params():
     for page in PAGES:
-        marks = []
-        if page.name == "scaling.rst":
-            # Not run: its launch scripts (torchrun, dask clusters) need skip
-            # markers, added where scaling.rst is rewritten (issue 17); remove
-            # this mark then.
-            marks = pytest.mark.xfail(
-                reason="scaling.rst needs skip markers (issue 17)", run=False
-            )
-        yield pytest.param(page, id=page.name, marks=marks)
+        yield pytest.param(page, id=page.name)
 
 
 @pytest.mark.parametrize("page", list(_page_params()))
@@ -113,9 +134,9 @@ def test_page_snippets_run_as_written(page, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     namespace = {"__name__": "__docs__"}
     for snippet in snippets(page):
-        code = _compiled(snippet)  # a skipped snippet must still be Python
+        _compiled(snippet)  # a skipped snippet must still be Python
         if snippet.skip is None:
-            exec(code, namespace)
+            _run(snippet, namespace)
     check = PAGE_CHECKS.get(page.name)
     if check is not None:
         check(namespace, capsys.readouterr().out)
