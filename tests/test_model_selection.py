@@ -37,16 +37,32 @@ def test_fewshot_split_draws_k_per_class_and_tests_the_rest(blobs):
     assert all(np.array_equal(a[0], b[0]) for a, b in zip(splits, again))
 
 
-def test_fewshot_split_fixed_test_set_and_pool(blobs):
+@pytest.mark.parametrize("random_state", [1, None, "RandomState"])
+def test_fewshot_split_fixed_test_set_and_pool(blobs, random_state):
     X, y = blobs
-    cv = FewShotSplit(2, n_val_shots=1, n_draws=5, test_size=0.4, random_state=1)
+    if random_state == "RandomState":
+        random_state = np.random.RandomState(1)
+    cv = FewShotSplit(
+        2, n_val_shots=1, n_draws=5, test_size=0.4, random_state=random_state
+    )
     pool, test = cv.split_pool(X, y)
     assert np.intersect1d(pool, test).size == 0 and len(pool) + len(test) == len(y)
     assert np.bincount(y[test]).tolist() == [12, 10, 8]  # stratified 40 %
-    for train, test_k in cv.split(X, y):
+    # the same test rows in every call, whatever the order and random_state
+    splits = list(cv.split(X, y)) + list(cv.split(X, y))
+    for train, test_k in splits:
         assert np.array_equal(test_k, test)
         assert np.isin(train, pool).all()
         assert np.bincount(y[train]).tolist() == [3, 3, 3]
+    assert all(np.array_equal(a, b) for a, b in zip(cv.split_pool(X, y), (pool, test)))
+    # the shots still vary from draw to draw
+    assert len({tuple(np.sort(train)) for train, _ in splits}) > 1
+
+
+def test_fewshot_split_test_set_is_random_without_a_seed(blobs):
+    X, y = blobs
+    tests = [tuple(FewShotSplit(test_size=0.4).split_pool(X, y)[1]) for _ in range(3)]
+    assert len(set(tests)) > 1  # random_state=None: each instance its own
 
 
 def test_fewshot_split_works_with_sklearn_cv_tools(blobs):

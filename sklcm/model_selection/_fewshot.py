@@ -65,8 +65,14 @@ class FewShotSplit:
         in (0, 1) or an int: a fixed test set of that fraction or size,
         stratified by class and the same in every split.
     random_state : int, RandomState instance or None, default=None
-        Controls the draws (and the fixed test set). Pass an int for
-        reproducible splits across calls.
+        Controls the draws and the fixed test set. Pass an int for
+        reproducible splits across calls. The fixed test set is the same in
+        every call of :meth:`split` and :meth:`split_pool` of an instance
+        whatever ``random_state`` is: with an int it is drawn from that
+        seed; with None or a RandomState instance, a seed for it is drawn
+        (from ``random_state``) at the first call and kept by the instance,
+        while the shots are drawn afresh at each call, as scikit-learn's
+        splitters do.
         See :term:`Glossary <random_state>`.
 
     See Also
@@ -143,6 +149,22 @@ class FewShotSplit:
             check_consistent_length(X, y)
         return y
 
+    def _generators(self):
+        """The generators of the fixed test set and of the shots.
+
+        With an int ``random_state`` both are one ``RandomState(seed)`` (the
+        test set first, then the shots). Otherwise the test set comes from
+        a seed drawn once per instance, so that :meth:`split_pool` and every
+        :meth:`split` hold out the same rows.
+        """
+        if isinstance(self.random_state, Integral):
+            rng = check_random_state(self.random_state)
+            return rng, rng
+        rng = check_random_state(self.random_state)
+        if self.test_size is not None and getattr(self, "_test_seed", None) is None:
+            self._test_seed = int(rng.randint(np.iinfo(np.int32).max))
+        return np.random.RandomState(self._test_seed), rng
+
     def _pool_test(self, y, rng):
         n = len(y)
         if self.test_size is None:
@@ -159,8 +181,8 @@ class FewShotSplit:
 
         Unsupervised steps (scaling, PCA, ICA, a contrastive encoder) fitted
         on ``X[pool]`` never see a test row; the shots of :meth:`split` are
-        drawn from the pool. With an int ``random_state`` these are the same
-        test rows as those of :meth:`split`, whatever the call order.
+        drawn from the pool. These are the test rows of every :meth:`split`
+        of this instance, whatever the call order and ``random_state``.
 
         Parameters
         ----------
@@ -186,7 +208,7 @@ class FewShotSplit:
                 "of some split."
             )
         y = self._check_y(X, y)
-        return self._pool_test(y, check_random_state(self.random_state))
+        return self._pool_test(y, self._generators()[0])
 
     def split(self, X, y=None, groups=None):
         """Generate indices to split data into training and test sets.
@@ -208,8 +230,8 @@ class FewShotSplit:
             The test rows of that split.
         """
         y = self._check_y(X, y)
-        rng = check_random_state(self.random_state)
-        pool, test = self._pool_test(y, rng)
+        test_rng, rng = self._generators()
+        pool, test = self._pool_test(y, test_rng)
         classes, counts = np.unique(y[pool], return_counts=True)
         missing = np.setdiff1d(np.unique(y), classes)
         need = self.n_shots + self.n_val_shots
