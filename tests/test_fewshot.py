@@ -2,6 +2,7 @@
 # License: BSD 3 clause
 
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -94,6 +95,29 @@ def test_fewshot_validation_shots_choose_C_but_k_shots_train(monkeypatch):
     # 9 C values x 2 draws for the search + 2 final fits, all on 1 shot x 3
     assert _SpyProbe.fitted_rows == [3] * 20
     assert rows[0]["n_val_shots"] == 2 and rows[0]["C"] is None
+
+
+class _TestScoreSpy(LogisticRegression):
+    """Records the C of each probe scored on the 27 fixed test rows."""
+
+    scored_C: list = []
+
+    def score(self, X, y, sample_weight=None):
+        if len(X) == 27:
+            _TestScoreSpy.scored_C.append(self.C)
+        return super().score(X, y, sample_weight)
+
+
+def test_fewshot_C_chosen_on_tied_validation_shots_is_not_the_smallest(monkeypatch):
+    # one validation shot per class: the accuracies of most Cs tie; taking the
+    # first (GridSearchCV) picks C = 1e-4 in 22 of 30 draws here
+    x, _, y = _views()
+    module = sys.modules[fewshot_evaluate.__module__]
+    monkeypatch.setattr(module, "LogisticRegression", _TestScoreSpy)
+    _TestScoreSpy.scored_C = []
+    fewshot_evaluate(x, y, shots=[1], n_val_shots=1, n_draws=30, methods=["raw"])
+    assert len(_TestScoreSpy.scored_C) == 30
+    assert np.isclose(_TestScoreSpy.scored_C, 1e-4).sum() <= 6
 
 
 def test_fewshot_encoder_with_label_free_temperature_selection():

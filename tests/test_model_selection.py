@@ -6,12 +6,13 @@ import sys
 
 import numpy as np
 import pytest
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, RidgeClassifier
+from sklearn.metrics import log_loss
 from sklearn.model_selection import GridSearchCV, cross_val_score, cross_validate
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sklcm.model_selection import FewShotSplit
+from sklcm.model_selection import FewShotGridSearchCV, FewShotSplit
 
 
 @pytest.fixture
@@ -131,6 +132,66 @@ def test_fewshot_split_pool_and_validation_need_their_option():
     with pytest.raises(ValueError, match="set n_val_shots >= 1"):
         cv.validation_split()
     assert repr(cv).startswith("FewShotSplit(n_draws=50, n_shots=2")
+
+
+class _SpyProbe(LogisticRegression):
+    fitted: list = []
+
+    def fit(self, X, y, sample_weight=None):
+        _SpyProbe.fitted.append((self.C, np.bincount(y).tolist()))
+        return super().fit(X, y, sample_weight)
+
+
+def test_fewshot_grid_search_trains_the_chosen_probe_on_the_shots_only(blobs):
+    X, y = blobs
+    cv = FewShotSplit(2, n_val_shots=3, n_draws=1, random_state=0)
+    train, _ = next(cv.split(X, y))
+    _SpyProbe.fitted = []
+    probe = FewShotGridSearchCV(
+        _SpyProbe(), {"C": [0.01, 1.0]}, cv=cv.validation_split()
+    ).fit(X[train], y[train])
+    # every fit, the final one included, sees the 2 shots per class only
+    assert [counts for _, counts in _SpyProbe.fitted] == [[2, 2, 2]] * 3
+    assert _SpyProbe.fitted[-1][0] == probe.best_params_["C"]
+    assert probe.best_estimator_.C == probe.best_params_["C"]
+    assert probe.predict_proba(X).shape == (len(y), 3)
+    assert probe.score(X, y) == probe.best_estimator_.score(X, y)
+
+
+def _all_correct_shots():
+    """1 shot and 1 validation shot per class, far apart: every C is right."""
+    X = np.array([[0.0, 0], [10, 0], [0, 10], [0.5, 0], [10.5, 0], [0, 10.5]])
+    return X, np.array([0, 1, 2, 0, 1, 2]), [(np.arange(3), np.arange(3, 6))]
+
+
+def test_fewshot_grid_search_breaks_accuracy_ties_by_log_loss():
+    X, y, cv = _all_correct_shots()
+    grid = [1e-4, 1e-2, 1.0, 1e2]
+    search = FewShotGridSearchCV(LogisticRegression(), {"C": grid}, cv=cv).fit(X, y)
+    assert (search.cv_results_["mean_test_score"] == 1.0).all()  # a 4-way tie
+    losses = [
+        log_loss(y[3:], LogisticRegression(C=C).fit(X[:3], y[:3]).predict_proba(X[3:]))
+        for C in grid
+    ]
+    assert search.best_params_ == {"C": grid[int(np.argmin(losses))]}
+    assert search.best_params_ != {"C": grid[0]}  # GridSearchCV's pick
+
+
+def test_fewshot_grid_search_middle_of_ties_without_probabilities():
+    X, y, cv = _all_correct_shots()
+    grid = [1e-3, 1e-2, 1e-1, 1.0, 10.0]
+    search = FewShotGridSearchCV(RidgeClassifier(), {"alpha": grid}, cv=cv).fit(X, y)
+    assert "mean_test_log_loss" not in search.cv_results_
+    assert search.best_params_ == {"alpha": 1e-1}
+    assert search.decision_function(X).shape == (6, 3)
+    assert not hasattr(search, "predict_proba")
+
+
+def test_fewshot_grid_search_needs_one_split(blobs):
+    X, y = blobs
+    search = FewShotGridSearchCV(LogisticRegression(), {"C": [1.0]}, cv=3)
+    with pytest.raises(ValueError, match="cv must yield one .* got 3; pass Few"):
+        search.fit(X, y)
 
 
 def test_model_selection_and_real_loaders_do_not_import_torch():

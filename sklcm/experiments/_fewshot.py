@@ -8,14 +8,14 @@ import numpy as np
 from sklearn.cross_decomposition import CCA
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV, cross_validate
+from sklearn.model_selection import cross_validate
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_array, column_or_1d
 
 from sklcm import CoupledLatentICA
 from sklcm.metrics import neighbor_agreement
-from sklcm.model_selection import FewShotSplit
+from sklcm.model_selection import FewShotGridSearchCV, FewShotSplit
 
 BASE_METHODS = ("raw", "pca", "whiten", "ica", "pca+ica")
 PAIR_METHODS = ("cca", "encoder", "encoder+whiten", "encoder+ica")
@@ -220,9 +220,11 @@ def fewshot_evaluate(
         Size of the reduced representations.
     n_val_shots : int, default=0
         If positive, the probe's ``C`` is chosen among 1e-4 ... 1e4 on that
-        many extra labelled samples per class, then the probe is trained on
-        the ``k`` shots only (the protocol of Liu et al.); otherwise ``C``
-        is used.
+        many extra labelled samples per class (highest validation accuracy,
+        ties broken by the validation log-loss, see
+        :class:`~sklcm.model_selection.FewShotGridSearchCV`), then the probe
+        is trained on the ``k`` shots only (the protocol of Liu et al.);
+        otherwise ``C`` is used.
     test_size : float or int, default=0.3
         Size of the fixed test set (fraction or count).
     transductive : bool, default=False
@@ -303,23 +305,17 @@ def fewshot_evaluate(
 
 
 def _probe_scores(Z, y, cv, C):
-    """Test accuracy of the probe on each split of ``cv``."""
-    if not cv.n_val_shots:
-        probe = LogisticRegression(C=C, max_iter=2000)
-        return cross_validate(probe, Z, y, cv=cv)["test_score"]
-    scores = []
-    for labelled, test in cv.split(Z, y):
-        # C is chosen on the validation shots, then the probe is trained on the
-        # k shots only, so that "k-shot" means k training samples per class.
-        inner = cv.validation_split()
-        train, val = next(inner.split(Z[labelled], y[labelled]))
-        train, val = labelled[train], labelled[val]
-        search = GridSearchCV(
+    """Test accuracy of the probe on each split of ``cv``.
+
+    With validation shots, C is chosen on them (ties broken by the validation
+    log-loss) and the probe is then trained on the k shots only, so that
+    "k-shot" means k training samples per class.
+    """
+    probe = LogisticRegression(C=C, max_iter=2000)
+    if cv.n_val_shots:
+        probe = FewShotGridSearchCV(
             LogisticRegression(max_iter=2000),
             {"C": _C_GRID},
-            cv=[(np.arange(len(train)), len(train) + np.arange(len(val)))],
-            refit=False,
-        ).fit(Z[np.r_[train, val]], y[np.r_[train, val]])
-        best = LogisticRegression(max_iter=2000, **search.best_params_)
-        scores.append(best.fit(Z[train], y[train]).score(Z[test], y[test]))
-    return np.asarray(scores)
+            cv=cv.validation_split(),
+        )
+    return cross_validate(probe, Z, y, cv=cv)["test_score"]
