@@ -3,6 +3,8 @@
 
 import subprocess
 import sys
+import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -192,6 +194,34 @@ def test_fewshot_grid_search_needs_one_split(blobs):
     search = FewShotGridSearchCV(LogisticRegression(), {"C": [1.0]}, cv=3)
     with pytest.raises(ValueError, match="cv must yield one .* got 3; pass Few"):
         search.fit(X, y)
+
+
+def _realdata_probe_snippet():
+    """The few-shot probe snippet of the Real data page, as written there."""
+    page = Path(__file__).resolve().parents[1] / "docs/user_guide/realdata.rst"
+    text = page.read_text(encoding="utf-8")
+    start = text.index("\n\n", text.rindex("::\n", 0, text.index("cv = FewShotSplit(")))
+    block = []
+    for line in text[start + 2 :].splitlines():
+        if line and not line.startswith(" "):
+            break
+        block.append(line)
+    return textwrap.dedent("\n".join(block))
+
+
+def test_documented_probe_pattern_trains_k_shots_per_class(blobs, monkeypatch):
+    # the Real data page's pattern: C chosen on 2 validation shots, yet every
+    # probe (the final one included) is trained on the 2 shots per class
+    import sklearn.linear_model
+
+    X, y = blobs
+    monkeypatch.setattr(sklearn.linear_model, "LogisticRegression", _SpyProbe)
+    _SpyProbe.fitted = []
+    namespace = {"Z": X, "y": y}
+    exec(_realdata_probe_snippet(), namespace)
+    assert namespace["scores"].shape == (50,)
+    assert len(_SpyProbe.fitted) == 50 * 10  # 9 candidates + the final fit
+    assert {tuple(counts) for _, counts in _SpyProbe.fitted} == {(2, 2, 2)}
 
 
 def test_model_selection_and_real_loaders_do_not_import_torch():

@@ -57,7 +57,8 @@ class FewShotSplit:
         training rows of a split hold ``n_shots + n_val_shots`` samples per
         class, and :meth:`validation_split` returns the inner splitter that
         separates them again (pass it as the ``cv`` of a
-        :class:`~sklearn.model_selection.GridSearchCV` probe).
+        :class:`FewShotGridSearchCV` probe, which trains the chosen probe on
+        the ``n_shots`` only).
     n_draws : int, default=50
         Number of random draws (splits).
     test_size : float, int or None, default=None
@@ -77,6 +78,8 @@ class FewShotSplit:
 
     See Also
     --------
+    FewShotGridSearchCV : Choose a probe's hyper-parameters on the validation
+        shots and train it on the shots only.
     sklearn.model_selection.StratifiedShuffleSplit : Stratified splits with
         proportional (not fixed per-class) training sizes.
 
@@ -264,8 +267,12 @@ class FewShotSplit:
         Applied to the training rows of a split of this splitter, it yields
         one split with ``n_shots`` per class for training and the
         ``n_val_shots`` per class for validation: pass it as ``cv`` of a
-        :class:`~sklearn.model_selection.GridSearchCV` that chooses the
-        probe's hyper-parameters on the validation shots.
+        :class:`FewShotGridSearchCV` that chooses the probe's
+        hyper-parameters on the validation shots and then trains the probe
+        on the ``n_shots`` only. (A plain
+        :class:`~sklearn.model_selection.GridSearchCV` with this ``cv``
+        would refit the probe on the shots and the validation shots
+        together, ``n_shots + n_val_shots`` per class.)
 
         Returns
         -------
@@ -276,13 +283,13 @@ class FewShotSplit:
         --------
         >>> import numpy as np
         >>> from sklearn.linear_model import LogisticRegression
-        >>> from sklearn.model_selection import GridSearchCV, cross_val_score
-        >>> from sklcm.model_selection import FewShotSplit
+        >>> from sklearn.model_selection import cross_val_score
+        >>> from sklcm.model_selection import FewShotGridSearchCV, FewShotSplit
         >>> rng = np.random.default_rng(0)
         >>> y = np.repeat([0, 1, 2], 30)
         >>> X = y[:, None] + 0.5 * rng.normal(size=(90, 4))
         >>> cv = FewShotSplit(2, n_val_shots=2, n_draws=3, random_state=0)
-        >>> probe = GridSearchCV(
+        >>> probe = FewShotGridSearchCV(
         ...     LogisticRegression(), {"C": [0.01, 1.0]}, cv=cv.validation_split()
         ... )
         >>> cross_val_score(probe, X, y, cv=cv).shape
