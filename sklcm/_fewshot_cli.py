@@ -65,7 +65,7 @@ def _test_size(text):
 
 def add_fewshot_parser(subparsers, positive_int):
     """Add the ``fewshot`` subcommand to the sklcm parser and return it."""
-    from sklcm.experiments._fewshot import BASE_METHODS, PAIR_METHODS
+    from sklcm.evaluation._fewshot import BASE_METHODS, PAIR_METHODS
 
     p = subparsers.add_parser(
         "fewshot",
@@ -291,7 +291,7 @@ def _save(out, table, rows, meta):
 
 def run_fewshot(args):
     """Run the ``fewshot`` subcommand from parsed ``args``; return the exit status."""
-    from sklcm.experiments import fewshot_evaluate
+    from sklcm.evaluation import fewshot_evaluate
 
     features, y, pair = _load_inputs(args)
 

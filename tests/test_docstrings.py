@@ -17,6 +17,7 @@ PUBLIC_MODULES = [
     "sklcm.model_selection",
     "sklcm.nn",
     "sklcm.utils",
+    "sklcm.evaluation",
     "sklcm.experiments",
     "sklcm.distributed",
 ]

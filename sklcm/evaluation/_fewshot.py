@@ -14,7 +14,6 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_array, column_or_1d
 
 from sklcm import CoupledLatentICA
-from sklcm.metrics import neighbor_agreement
 from sklcm.model_selection import FewShotGridSearchCV, FewShotSplit
 
 BASE_METHODS = ("raw", "pca", "whiten", "ica", "pca+ica")
@@ -56,18 +55,20 @@ def _encoder(params, split, n_components, temperature, random_state):
 
 
 def _select_temperature(XT, split, n_components, params, temperatures, seed):
-    """Temperature whose encoder agrees most across views on held-out pairs."""
+    """Temperature whose encoder scores best on held-out pairs, without labels.
+
+    Each candidate is trained on 80 % of the pairs of ``XT`` and scored by
+    the encoder's own label-free :meth:`~sklcm.MultimodalContrastiveEncoder.score`
+    (cross-view neighbour agreement, with the similarity of its geometry) on
+    the other 20 % (at least 20 pairs).
+    """
     rng = np.random.default_rng(seed)
     held = rng.permutation(len(XT))[: max(len(XT) // 5, 20)]
     fit = np.setdiff1d(np.arange(len(XT)), held)
     scores = {}
     for tau in temperatures:
         enc = _encoder(params, split, n_components, tau, seed).fit(XT[fit])
-        z_x = enc.encode(XT[held, :split], "x")
-        z_t = enc.encode(XT[held, split:], "t")
-        scores[tau] = neighbor_agreement(
-            z_x, z_t, similarity=enc._similarity(), p=enc.p, block_size=len(held)
-        )
+        scores[tau] = float(enc.score(XT[held]))
     return max(scores, key=scores.get), scores
 
 
@@ -233,8 +234,9 @@ def fewshot_evaluate(
         Inverse regularisation strength of the probe when ``n_val_shots=0``.
     temperature : float or "select", default="select"
         Encoder temperature. "select" picks one of ``temperatures`` without
-        labels: each is trained on 80 % of the fitting rows and the one whose
-        towers agree most on the 10 nearest neighbours of the other 20 % of
+        labels: each is trained on 80 % of the fitting rows and the one with
+        the highest :meth:`~sklcm.MultimodalContrastiveEncoder.score` (its
+        towers' agreement on the 10 nearest neighbours) on the other 20 % of
         the pairs wins.
     temperatures : sequence of float, default=(0.2, 0.5, 1.0, 2.0)
         Candidates for ``temperature="select"``.
@@ -258,7 +260,7 @@ def fewshot_evaluate(
     Examples
     --------
     >>> import numpy as np
-    >>> from sklcm.experiments import fewshot_evaluate
+    >>> from sklcm.evaluation import fewshot_evaluate
     >>> rng = np.random.default_rng(0)
     >>> y = np.repeat(np.arange(3), 40)
     >>> X = y[:, None] + 0.3 * rng.normal(size=(120, 5))
