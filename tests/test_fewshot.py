@@ -11,8 +11,11 @@ import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
+from sklcm import CoupledLatentICA
 from sklcm._cli import main
+from sklcm.datasets import load_digits_halves
 from sklcm.evaluation import _fewshot, fewshot_evaluate
+from sklcm.model_selection import FewShotSplit
 
 torch.set_num_threads(1)
 
@@ -147,6 +150,36 @@ def test_fewshot_encoder_with_label_free_temperature_selection():
     assert info["n_steps"] > 0 and rows[0]["fit_seconds"] > 0
 
 
+@pytest.mark.parametrize("transductive", [False, True])
+def test_fewshot_drops_columns_constant_on_the_fitting_rows(transductive):
+    x, t, y = _views()
+    pool, test = FewShotSplit(test_size=0.3, random_state=0).split_pool(x, y)
+    x[:, 2] = 5.0  # constant everywhere
+    x[pool, 6] = 0.0  # constant on the pool only, as digits' border pixels
+    x[test, 6] = np.arange(len(test))
+    t[:, 0] = -1.0
+    rows = fewshot_evaluate(
+        x, y, pair=t, shots=[2], n_draws=2, n_components=3,
+        methods=["raw", "ica", "whiten", "cca"], transductive=transductive,
+    )  # fmt: skip
+    expected = {"features": [2] if transductive else [2, 6], "pair": [0]}
+    assert all(r["dropped_columns"] == expected for r in rows)
+    assert all(r["mean"] > 40 for r in rows)  # ICA ran, chance is 33 %
+
+
+def test_error_messages_print_plain_ints():
+    # what users see: numpy 2 prints np.int64(3) unless told otherwise
+    y = np.repeat([3, 4], [3, 10])
+    X = np.c_[np.zeros(13), np.arange(13.0), np.ones(13)]
+    with np.printoptions(legacy=False):
+        with pytest.raises(ValueError, match=r"class 3 has 3 samples in y"):
+            next(FewShotSplit(5).split(X, y))
+        with pytest.raises(ValueError, match=r"constant column\(s\) \[0, 2\]"):
+            CoupledLatentICA(1).fit(X)
+        with pytest.raises(ValueError, match=r"got \[0\]"):
+            fewshot_evaluate(X, y, shots=np.array([0]))
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [
@@ -224,9 +257,72 @@ def test_cli_fewshot_transductive_is_named(files, capsys):
     )
 
 
+def test_cli_fewshot_drops_constant_columns_of_digit_halves(tmp_path, capsys):
+    # the first real pair many users try: digits' border pixels are constant
+    data = load_digits_halves()
+    left, right = data.data[:, : data.split], data.data[:, data.split :]
+    for name, arr in (("L", left), ("R", right), ("y", data.target)):
+        np.save(tmp_path / f"{name}.npy", arr)
+    pool, _ = FewShotSplit(test_size=0.3, random_state=0).split_pool(left, data.target)
+    constant = {
+        name: np.flatnonzero(np.ptp(arr[pool], axis=0) == 0).tolist()
+        for name, arr in (("features", left), ("pair", right))
+    }
+    assert constant["features"] and constant["pair"]
+    status = main(
+        ["fewshot", "--features", str(tmp_path / "L.npy"), "--labels",
+         str(tmp_path / "y.npy"), "--pair", str(tmp_path / "R.npy"), "--shots", "2",
+         "--draws", "2", "--methods", "raw", "ica", "cca", "-q"]
+    )  # fmt: skip
+    out, err = capsys.readouterr()
+    assert status == 0, err
+    assert [line.split()[0] for line in out.splitlines()[1:4]] == ["raw", "ica", "cca"]
+    notice = [line for line in err.splitlines() if "constant" in line]
+    assert len(notice) == 1, err
+    for name, cols in constant.items():
+        assert f"--{name} {', '.join(map(str, cols))}" in notice[0]
+    assert (
+        f"constant columns dropped (no signal on the fitting rows): "
+        f"{len(constant['features'])} of --features, {len(constant['pair'])} of --pair"
+    ) in out
+
+
+def test_cli_fewshot_training_failure_exits_1_naming_the_option(files, capsys):
+    status = main(
+        ["fewshot", "--features", str(files / "F.npy"), "--labels",
+         str(files / "y.npy"), "--pair", str(files / "T.npy"), "--shots", "1",
+         "--draws", "2", "--methods", "encoder", "--temperature", "1e-40",
+         "--max-epochs", "1", "--device", "cpu", "-q"]
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert status == 1, err
+    assert not err.startswith("usage:")  # not a usage error
+    assert "diverged" in err and "--temperature" in err
+    assert "`lr`" not in err  # not an option of the command line
+
+
+def test_cli_fewshot_npz_key_options_choose_the_array(files, capsys):
+    x, t, y = _views()
+    np.savez(files / "F.npz", image=x, other=x[:, :2])
+    np.savez(files / "y.npz", labels=y, other=y)
+    status = main(
+        ["fewshot", "--features", str(files / "F.npz"), "--features-key", "image",
+         "--labels", str(files / "y.npz"), "--labels-key", "labels", "--shots", "1",
+         "--draws", "2", "--methods", "raw", "-q"]
+    )  # fmt: skip
+    assert status == 0, capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     "case, match",
     [
+        (
+            "npz-two",
+            r"--features '.*bad.npz' holds 2 arrays \['a', 'b'\]; choose "
+            r"one with --features-key NAME",
+        ),
+        ("npz-key", r"--features-key 'c': --features '.*bad.npz' holds \['a', 'b'\]"),
+        ("encoder-no-pair", r"--methods encoder needs --pair T.npy"),
         ("labels-short", r"--labels '.*bad.npy' has 89 labels but --features"),
         ("shots", r"class 0 has 21 samples in the pool"),
         ("nan", r"--features='.*bad.npy' contains 1 non-finite values"),
@@ -239,8 +335,15 @@ def test_cli_fewshot_bad_input(files, capsys, case, match):
     x, t, y = _views()
     bad = files / "bad.npy"
     args = {"--features": files / "F.npy", "--labels": files / "y.npy"}
-    shots = ["1"]
-    if case == "labels-short":
+    shots, methods = ["1"], ["raw"]
+    if case.startswith("npz"):
+        np.savez(files / "bad.npz", a=x, b=x)
+        args["--features"] = files / "bad.npz"
+        if case == "npz-key":
+            args["--features-key"] = "c"
+    elif case == "encoder-no-pair":
+        methods = ["encoder"]
+    elif case == "labels-short":
         np.save(bad, y[:89])
         args["--labels"] = bad
     elif case == "shots":
@@ -258,7 +361,7 @@ def test_cli_fewshot_bad_input(files, capsys, case, match):
     elif case == "labels-2d":
         np.save(bad, np.c_[y, y])
         args["--labels"] = bad
-    argv = ["fewshot", "--shots", *shots, "--draws", "2", "--methods", "raw", "-q"]
+    argv = ["fewshot", "--shots", *shots, "--draws", "2", "--methods", *methods, "-q"]
     argv += [str(a) for kv in args.items() for a in kv]
     assert main(argv) == 2
     err = capsys.readouterr().err

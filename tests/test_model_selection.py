@@ -235,3 +235,12 @@ def test_model_selection_and_real_loaders_do_not_import_torch():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("random_state", [None, "RandomState"])
+def test_fewshot_split_without_test_size_takes_any_random_state(blobs, random_state):
+    X, y = blobs
+    if random_state == "RandomState":
+        random_state = np.random.RandomState(0)
+    splits = list(FewShotSplit(2, n_draws=3, random_state=random_state).split(X, y))
+    assert all(len(train) + len(test) == len(y) for train, test in splits)

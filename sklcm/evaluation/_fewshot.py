@@ -161,8 +161,60 @@ def _check_shots(shots, y):
     if not shots or any(
         isinstance(k, bool) or not isinstance(k, Integral) or k < 1 for k in shots
     ):
-        raise ValueError(f"shots must be positive ints, got {shots!r}.")
-    return shots
+        plain = [k.item() if isinstance(k, np.generic) else k for k in shots]
+        raise ValueError(f"shots must be positive ints, got {plain!r}.")
+    return [int(k) for k in shots]
+
+
+def _drop_constant_columns(arrays, fit_rows):
+    """Drop the columns of each array that are constant on ``fit_rows``.
+
+    They carry no signal, and ICA and whitening cannot handle them. Returns
+    the reduced arrays and, per array, the indices of the dropped columns.
+    """
+    kept, dropped = {}, {}
+    for name, X in arrays.items():
+        constant = np.ptp(X[fit_rows], axis=0) == 0
+        if constant.all():
+            raise ValueError(
+                f"every column of {name} is constant on the {len(fit_rows)} rows "
+                "the unsupervised steps are fitted on: there is nothing to learn."
+            )
+        kept[name] = X[:, ~constant] if constant.any() else X
+        dropped[name] = np.flatnonzero(constant).tolist()
+    return kept, dropped
+
+
+def _check_inputs(
+    features, y, *, pair, shots, methods, n_draws, n_val_shots, test_size,
+    transductive, random_state,
+):  # fmt: skip
+    """Validate everything ``fewshot_evaluate`` needs before any fit.
+
+    Raises ValueError naming the parameter at fault; returns the arrays
+    (constant columns of the fitting rows dropped), the methods, one
+    splitter per shot count, the fitting and test rows and the dropped
+    columns.
+    """
+    features, y, pair = _check_features(features, y, pair)
+    methods, shots = _check_methods(methods, pair), _check_shots(shots, y)
+    splitters = {
+        k: FewShotSplit(k, n_val_shots=n_val_shots, n_draws=n_draws,
+                        test_size=test_size, random_state=int(random_state))
+        for k in shots
+    }  # fmt: skip
+    pool, test = splitters[shots[0]].split_pool(features, y)
+    for cv in splitters.values():  # fail early on a class smaller than the shots
+        next(cv.split(features, y))
+    fit_rows = np.arange(len(y)) if transductive else pool
+    views = {"features": features, "pair": pair}
+    views = {name: X for name, X in views.items() if X is not None}
+    views, dropped = _drop_constant_columns(views, fit_rows)
+    return {
+        "features": views["features"], "y": y, "pair": views.get("pair"),
+        "methods": methods, "splitters": splitters, "fit_rows": fit_rows,
+        "test": test, "dropped_columns": dropped,
+    }  # fmt: skip
 
 
 def fewshot_evaluate(
@@ -189,10 +241,12 @@ def fewshot_evaluate(
     A fixed, stratified test set (``test_size``) is held out once; every
     unsupervised step (standardisation, PCA, whitening, ICA, the contrastive
     encoder) is fitted on the remaining rows, the unlabelled *pool*, or on
-    all rows when ``transductive=True``. For each shot count ``k``,
-    ``n_draws`` random draws of ``k`` labelled rows per class from the pool
-    train an L2 logistic-regression probe, scored on the test set. All
-    methods see the same draws.
+    all rows when ``transductive=True``. Columns of ``features`` or ``pair``
+    that are constant on those rows carry no signal and are dropped for
+    every method (ICA and whitening cannot handle them); the rows say which.
+    For each shot count ``k``, ``n_draws`` random draws of ``k`` labelled
+    rows per class from the pool train an L2 logistic-regression probe,
+    scored on the test set. All methods see the same draws.
 
     Read more in the :ref:`User Guide <realdata>`.
 
@@ -254,8 +308,10 @@ def fewshot_evaluate(
         ``std`` (accuracy in %), ``scores`` (per draw), ``n_draws``,
         ``fit_seconds`` (unsupervised fit), ``transductive``, ``info``
         (e.g. the encoder's temperature), ``n_fit`` (rows the unsupervised
-        steps were fitted on), ``n_test``, ``n_val_shots`` and ``C`` (None
-        when chosen on validation shots).
+        steps were fitted on), ``n_test``, ``n_val_shots``, ``C`` (None
+        when chosen on validation shots) and ``dropped_columns`` (per view,
+        ``"features"`` and ``"pair"``, the indices of the columns dropped as
+        constant).
 
     Examples
     --------
@@ -268,38 +324,35 @@ def fewshot_evaluate(
     >>> [(r["method"], r["shots"], r["mean"] > 80) for r in rows]
     [('raw', 1, True), ('raw', 5, True), ('pca', 1, True), ('pca', 5, True)]
     """
-    features, y, pair = _check_features(features, y, pair)
-    methods, shots = _check_methods(methods, pair), _check_shots(shots, y)
-    seed = int(random_state)
-    splitters = {
-        k: FewShotSplit(k, n_val_shots=n_val_shots, n_draws=n_draws,
-                        test_size=test_size, random_state=seed)
-        for k in shots
-    }  # fmt: skip
-    pool, test = splitters[shots[0]].split_pool(features, y)
-    for cv in splitters.values():  # fail early on a class smaller than the shots
-        next(cv.split(features, y))
-    fit_rows = np.arange(len(y)) if transductive else pool
+    checked = _check_inputs(
+        features, y, pair=pair, shots=shots, methods=methods, n_draws=n_draws,
+        n_val_shots=n_val_shots, test_size=test_size, transductive=transductive,
+        random_state=random_state,
+    )  # fmt: skip
+    y, fit_rows = checked["y"], checked["fit_rows"]
     options = {
         "n_components": n_components,
-        "random_state": seed,
+        "random_state": int(random_state),
         "temperature": temperature,
         "temperatures": temperatures,
         "encoder_params": encoder_params,
     }
-    reps = _representations(features, pair, fit_rows, methods, options)
+    reps = _representations(
+        checked["features"], checked["pair"], fit_rows, checked["methods"], options
+    )
     rows = []
-    for method in methods:
+    for method in checked["methods"]:
         Z, seconds, info = reps[method]
-        for k, cv in splitters.items():
+        for k, cv in checked["splitters"].items():
             scores = 100 * _probe_scores(Z, y, cv, C)
             rows.append(
                 {"method": method, "shots": k, "mean": float(scores.mean()),
                  "std": float(scores.std()), "scores": scores.tolist(),
                  "n_draws": n_draws, "fit_seconds": seconds,
                  "transductive": bool(transductive), "info": info,
-                 "n_fit": len(fit_rows), "n_test": len(test),
-                 "n_val_shots": n_val_shots, "C": None if n_val_shots else C}
+                 "n_fit": len(fit_rows), "n_test": len(checked["test"]),
+                 "n_val_shots": n_val_shots, "C": None if n_val_shots else C,
+                 "dropped_columns": checked["dropped_columns"]}
             )  # fmt: skip
         if progress is not None:
             progress(method, seconds)

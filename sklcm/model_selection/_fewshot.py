@@ -11,9 +11,14 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_consistent_length, column_or_1d
 
 
+def _plain(value):
+    """A numpy scalar as the Python value it holds (3, not np.int64(3))."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _check_int(name, value, low):
     if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {value!r}.")
+        raise ValueError(f"{name} must be an int >= {low}, got {_plain(value)!r}.")
     return int(value)
 
 
@@ -27,7 +32,7 @@ def _check_test_size(test_size):
         return float(test_size)
     raise ValueError(
         "test_size must be None (test on every row not drawn), a float in (0, 1) "
-        f"or an int >= 1 (a fixed test set), got {test_size!r}."
+        f"or an int >= 1 (a fixed test set), got {_plain(test_size)!r}."
     )
 
 
@@ -160,11 +165,10 @@ class FewShotSplit:
         a seed drawn once per instance, so that :meth:`split_pool` and every
         :meth:`split` hold out the same rows.
         """
-        if isinstance(self.random_state, Integral):
-            rng = check_random_state(self.random_state)
-            return rng, rng
         rng = check_random_state(self.random_state)
-        if self.test_size is not None and getattr(self, "_test_seed", None) is None:
+        if isinstance(self.random_state, Integral) or self.test_size is None:
+            return rng, rng  # no fixed test set to keep in the second case
+        if getattr(self, "_test_seed", None) is None:
             self._test_seed = int(rng.randint(np.iinfo(np.int32).max))
         return np.random.RandomState(self._test_seed), rng
 
@@ -239,8 +243,8 @@ class FewShotSplit:
         missing = np.setdiff1d(np.unique(y), classes)
         need = self.n_shots + self.n_val_shots
         if missing.size or counts.min() < need:
-            label = missing[0] if missing.size else classes[np.argmin(counts)]
-            have = 0 if missing.size else counts.min()
+            label = _plain(missing[0] if missing.size else classes[np.argmin(counts)])
+            have = 0 if missing.size else int(counts.min())
             where = "the pool (rows outside the test set)" if test is not None else "y"
             raise ValueError(
                 f"class {label!r} has {have} samples in {where}, fewer than "
