@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import StandardScaler
 
 from sklcm import CoupledLatentICA
 from sklcm._cli import main
@@ -45,25 +44,82 @@ def test_fewshot_rows_cover_every_method_and_shot_count():
     assert rows[1]["mean"] > 45  # well above chance (33 %) at 3 shots
 
 
-class _SpyScaler(StandardScaler):
-    fitted_rows: list = []
-
-    def fit(self, X, y=None, sample_weight=None):
-        _SpyScaler.fitted_rows.append(len(X))
-        return super().fit(X, y, sample_weight)
+_FITS = []  # (class name, X, temperature) of every fit; ("score", X, tau) too
 
 
-@pytest.mark.parametrize("transductive, n_rows", [(False, 63), (True, 90)])
-def test_fewshot_unsupervised_steps_never_see_test_rows(
-    monkeypatch, transductive, n_rows
-):
-    x, _, y = _views()
-    monkeypatch.setattr(_fewshot, "StandardScaler", _SpyScaler)
-    _SpyScaler.fitted_rows = []
+def _spy(cls):
+    """A subclass of ``cls`` that records what each ``fit`` is given."""
+
+    class Spy(cls):
+        def fit(self, X, y=None, **kwargs):
+            tau = getattr(self, "temperature", None)
+            _FITS.append((cls.__name__, np.array(X, copy=True), tau))
+            return super().fit(X, y, **kwargs)
+
+        def score(self, X, y=None):
+            _FITS.append(("score", np.array(X, copy=True), self.temperature))
+            return super().score(X, y)
+
+    Spy.__name__ = cls.__name__
+    return Spy
+
+
+@pytest.fixture
+def spies(monkeypatch):
+    import sklcm
+
+    for name in ("StandardScaler", "PCA", "CCA"):
+        monkeypatch.setattr(_fewshot, name, _spy(getattr(_fewshot, name)))
+    encoder = sklcm.MultimodalContrastiveEncoder
+    monkeypatch.setattr(sklcm, "MultimodalContrastiveEncoder", _spy(encoder))
+    _FITS.clear()
+    return _FITS
+
+
+def _rows_of(X, views):
+    """Row indices of ``X`` in one of the raw ``views`` (matched column-wise
+    from the left), or None for a transformed array."""
+    for view in views:
+        ids = {row.tobytes(): i for i, row in enumerate(view)}
+        found = [ids.get(row[: view.shape[1]].tobytes()) for row in X]
+        if X.shape[1] >= view.shape[1] and None not in found:
+            return set(found)
+    return None
+
+
+_FAST_ENCODER = {
+    "max_epochs": 2,
+    "hidden_layer_sizes": (16,),
+    "batch_size": 32,
+    "device": "cpu",
+}
+
+
+@pytest.mark.parametrize("transductive", [False, True])
+def test_fewshot_unsupervised_steps_never_see_test_rows(spies, transductive):
+    x, t, y = _views()
+    pool, test = FewShotSplit(test_size=0.3, random_state=0).split_pool(x, y)
+    fit_rows = set(range(len(y))) if transductive else set(pool)
     fewshot_evaluate(
-        x, y, shots=1, n_draws=2, methods=["pca"], transductive=transductive
-    )
-    assert _SpyScaler.fitted_rows == [n_rows]
+        x, y, pair=t, shots=1, n_draws=2, n_components=2, transductive=transductive,
+        methods=["pca", "cca", "encoder"], temperature="select",
+        temperatures=(0.5, 2.0), encoder_params=_FAST_ENCODER,
+    )  # fmt: skip
+    seen = {}
+    for name, X, _ in spies:
+        rows = _rows_of(X, (x, t))
+        seen.setdefault(name, []).append(rows)
+        if rows is None:  # a later step (PCA, CCA, scaling of scores)
+            assert len(X) == len(fit_rows), name
+    # scalers of the features (pca, cca) and of the pair (cca): the fitting rows
+    assert seen["StandardScaler"].count(fit_rows) == 3
+    assert len(seen["PCA"]) == len(seen["CCA"]) == 1
+    # temperature selection: each candidate trained on part of the fitting
+    # rows, scored on the others; then one encoder on all fitting rows
+    fits, scores = seen["MultimodalContrastiveEncoder"], seen["score"]
+    assert len(fits) == 3 and len(scores) == 2 and fits[2] == fit_rows
+    for trained, held in zip(fits[:2], scores):
+        assert trained | held == fit_rows and not trained & held
 
 
 def test_fewshot_ica_equals_its_whitening_only_ablation():
@@ -124,33 +180,42 @@ def test_fewshot_C_chosen_on_tied_validation_shots_is_not_the_smallest(monkeypat
     assert np.isclose(_TestScoreSpy.scored_C, 1e-4).sum() <= 6
 
 
-def test_fewshot_encoder_with_label_free_temperature_selection():
+@pytest.mark.parametrize("best", [0.5, 2.0])
+def test_fewshot_encoder_with_label_free_temperature_selection(spies, best):
+    # the candidates' held-out scores come from the encoder's public score; a
+    # patched score makes `best` win: it must be chosen, reported and trained
+    import sklcm
+
+    Spy = sklcm.MultimodalContrastiveEncoder
     x, t, y = _views()
-    rows = fewshot_evaluate(
-        x,
-        y,
-        pair=t,
-        shots=[2],
-        n_draws=3,
-        n_components=2,
-        methods=["encoder", "encoder+whiten", "encoder+ica"],
-        temperature="select",
-        temperatures=(0.5, 2.0),
-        encoder_params={
-            "max_epochs": 3,
-            "hidden_layer_sizes": (16,),
-            "batch_size": 32,
-            "device": "cpu",
-        },
-    )
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Spy, "score", _scored_as(Spy.score, best))
+        rows = fewshot_evaluate(
+            x, y, pair=t, shots=[2], n_draws=3, n_components=2,
+            methods=["encoder", "encoder+whiten", "encoder+ica"],
+            temperature="select", temperatures=(0.5, 2.0),
+            encoder_params=_FAST_ENCODER,
+        )  # fmt: skip
     info = rows[0]["info"]
-    scores = info["knn_agreement"]
-    assert set(scores) == {0.5, 2.0}
-    assert info["temperature"] == max(scores, key=scores.get)
-    assert info["n_steps"] > 0 and rows[0]["fit_seconds"] > 0
+    assert info["knn_agreement"] == {
+        tau: 0.9 if tau == best else 0.1 for tau in (0.5, 2.0)
+    }
+    assert info["temperature"] == best
+    encoder_fits = [tau for name, _, tau in spies if name.startswith("Multimodal")]
+    assert encoder_fits == [0.5, 2.0, best]  # the final encoder uses the choice
+    assert all(r["info"] is info for r in rows) and info["n_steps"] > 0
 
 
-@pytest.mark.parametrize("transductive", [False, True])
+def _scored_as(score, best):
+    """``score`` that still runs (and is recorded) but returns 0.9 for ``best``."""
+
+    def patched(self, X, y=None):
+        score(self, X, y)
+        return 0.9 if self.temperature == best else 0.1
+
+    return patched
+
+
 def test_fewshot_drops_columns_constant_on_the_fitting_rows(transductive):
     x, t, y = _views()
     pool, test = FewShotSplit(test_size=0.3, random_state=0).split_pool(x, y)
