@@ -13,6 +13,7 @@ from sklearn.metrics import log_loss
 from sklearn.model_selection import GridSearchCV, cross_val_score, cross_validate
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklcm.model_selection import FewShotGridSearchCV, FewShotSplit
 
@@ -194,6 +195,18 @@ def test_fewshot_grid_search_needs_one_split(blobs):
     search = FewShotGridSearchCV(LogisticRegression(), {"C": [1.0]}, cv=3)
     with pytest.raises(ValueError, match="cv must yield one .* got 3; pass Few"):
         search.fit(X, y)
+
+
+@parametrize_with_checks(
+    [
+        FewShotGridSearchCV(
+            LogisticRegression(), {"C": [0.1, 1.0]},
+            cv=FewShotSplit(1, n_draws=1, random_state=0),
+        )
+    ]
+)  # fmt: skip
+def test_fewshot_grid_search_is_a_scikit_learn_estimator(estimator, check):
+    check(estimator)
 
 
 def _realdata_probe_snippet():

@@ -4,7 +4,7 @@
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.model_selection import GridSearchCV, check_cv
-from sklearn.utils import _safe_indexing
+from sklearn.utils import _safe_indexing, get_tags
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, indexable
@@ -35,11 +35,6 @@ def _tie_break(results):
     order (the lower of the two middles).
     """
     score = results["mean_test_score"]
-    if np.isnan(score).all():
-        raise ValueError(
-            "every candidate failed to fit or score on the validation shots; see "
-            "the warnings above."
-        )
     tied = np.flatnonzero(score >= np.nanmax(score) - 1e-12)
     if "mean_test_log_loss" in results:
         loss = -results["mean_test_log_loss"][tied]
@@ -145,6 +140,13 @@ class FewShotGridSearchCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             )
         return splits[0]
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        inner = get_tags(self.estimator)
+        tags.input_tags.sparse = inner.input_tags.sparse
+        tags.input_tags.allow_nan = inner.input_tags.allow_nan
+        return tags
+
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y):
         """Choose the candidate on the validation shots and fit it on the shots.
@@ -163,13 +165,18 @@ class FewShotGridSearchCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         """
         X, y = indexable(X, y)
         check_classification_targets(y)
+        if len(y) < 2:
+            raise ValueError(
+                "FewShotGridSearchCV needs shots and validation shots, got "
+                f"n_samples={len(y)}."
+            )
         shots, val = self._shots(X, y)
         scoring = None  # the estimator's score method
         if hasattr(self.estimator, "predict_proba"):
             scoring = {"score": _estimator_score, "log_loss": "neg_log_loss"}
         search = GridSearchCV(
             self.estimator, self.param_grid, cv=[(shots, val)], scoring=scoring,
-            refit=False,
+            refit=False, error_score="raise",
         ).fit(X, y)  # fmt: skip
         results = search.cv_results_
         self.cv_results_ = results
