@@ -216,6 +216,7 @@ def _scored_as(score, best):
     return patched
 
 
+@pytest.mark.parametrize("transductive", [False, True])
 def test_fewshot_drops_columns_constant_on_the_fitting_rows(transductive):
     x, t, y = _views()
     pool, test = FewShotSplit(test_size=0.3, random_state=0).split_pool(x, y)
