@@ -371,21 +371,24 @@ def _check_before_training(features, y, pair, args):
         )
     except ValueError as exc:
         raise FewshotInputError(str(exc)) from None
-    dropped = {name: cols for name, cols in checked["dropped_columns"].items() if cols}
-    if dropped:
-        where = "all" if args.transductive else "pool"
-        more = {
-            name: " ..." if len(cols) > 10 else "" for name, cols in dropped.items()
-        }
-        columns = "; ".join(
-            f"--{name} {', '.join(map(str, cols[:10]))}{more[name]}"
-            for name, cols in dropped.items()
-        )
-        print(
-            f"sklcm fewshot: notice: dropped the columns constant on the "
-            f"{len(checked['fit_rows'])} {where} rows (no signal): {columns}",
-            file=sys.stderr,
-        )
+    where = "all" if args.transductive else "pool"
+    _notice_dropped(checked["dropped_columns"], f"{len(checked['fit_rows'])} {where}")
+
+
+def _notice_dropped(dropped_columns, rows):
+    """One line on stderr naming the constant columns that were dropped."""
+    dropped = {name: cols for name, cols in dropped_columns.items() if cols}
+    if not dropped:
+        return
+    columns = "; ".join(
+        f"--{name} {', '.join(map(str, cols[:10]))}{' ...' * (len(cols) > 10)}"
+        for name, cols in dropped.items()
+    )
+    print(
+        f"sklcm fewshot: notice: dropped the columns constant on the {rows} rows "
+        f"(no signal): {columns}",
+        file=sys.stderr,
+    )
 
 
 def _training_failure(exc):
