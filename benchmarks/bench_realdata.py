@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from sklcm.datasets import load_digits_halves, load_multiple_features
-from sklcm.experiments import fewshot_evaluate
+from sklcm.evaluation import fewshot_evaluate
 
 torch.set_num_threads(1)
 SHOTS = (1, 5, 10)

@@ -205,7 +205,7 @@ def _synthetic(n_latents, n_pairs, epochs):
 
 def _seeds(quick):
     """Is the label-free pick stable across seeds (held-out split and init)?"""
-    from sklcm.experiments._fewshot import SELECT_TEMPERATURES, _select_temperature
+    from sklcm.evaluation._fewshot import SELECT_TEMPERATURES, _select_temperature
 
     for pair, data in _pairs(quick).items():
         pool, _ = train_test_split(

@@ -18,6 +18,7 @@ _LAZY = {
 _SUBMODULES = {
     "datasets",
     "distributed",
+    "evaluation",
     "experiments",
     "metrics",
     "model_selection",

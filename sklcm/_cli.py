@@ -407,8 +407,10 @@ def main(argv=None):
     Returns
     -------
     status : int
-        0 on success, 2 on bad arguments (after a message on stderr), 130
-        when interrupted with Ctrl-C (finished runs are kept on disk).
+        0 on success, 2 on bad arguments (after a message on stderr), 1 when
+        ``fewshot`` fails while fitting (the message names the option to
+        change), 130 when ``reproduce`` is interrupted with Ctrl-C (finished
+        runs are kept on disk).
 
     Examples
     --------

@@ -62,7 +62,7 @@ def _check_constant_columns(X, feature_names):
     if constant.size:
         names = feature_names[constant] if feature_names is not None else constant
         raise ValueError(
-            f"X has {constant.size} constant column(s) {list(names)[:10]}: they "
+            f"X has {constant.size} constant column(s) {names[:10].tolist()}: they "
             "carry no signal and make the covariance singular; drop them first."
         )
 

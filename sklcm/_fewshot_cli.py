@@ -27,12 +27,19 @@ ica, pca+ica (PCA to 2k then ICA to k); with --pair also cca (CCA scores of the
 features), encoder (the x tower of a contrastive encoder trained on
 [features | pair]), encoder+whiten, encoder+ica.
 outputs in --out: table.txt, results.csv (one line per method and shot count)
-and results.json (with per-draw accuracies). Exit status 0, or 2 on bad input.
+and results.json (with per-draw accuracies). Columns constant on the rows the
+unsupervised steps are fitted on carry no signal: they are dropped for every
+method, with a notice. Exit status: 0 on success, 2 on bad input (a usage
+error), 1 when training fails (the message says which option to change).
 """
 
 
 class FewshotInputError(Exception):
-    """A bad file or argument, reported as a usage error."""
+    """A bad file or argument, reported as a usage error (exit status 2)."""
+
+
+class FewshotTrainingError(Exception):
+    """A failure while fitting, with what to change (exit status 1)."""
 
 
 def _temperature(text):
@@ -65,7 +72,7 @@ def _test_size(text):
 
 def add_fewshot_parser(subparsers, positive_int):
     """Add the ``fewshot`` subcommand to the sklcm parser and return it."""
-    from sklcm.experiments._fewshot import BASE_METHODS, PAIR_METHODS
+    from sklcm.evaluation._fewshot import BASE_METHODS, PAIR_METHODS
 
     p = subparsers.add_parser(
         "fewshot",
@@ -91,6 +98,12 @@ def add_fewshot_parser(subparsers, positive_int):
         metavar="T.npy",
         help="second view of the same rows: enables the encoder methods",
     )
+    for option in ("features", "labels", "pair"):
+        p.add_argument(
+            f"--{option}-key",
+            metavar="NAME",
+            help=f"the array of an .npz --{option} file that holds several",
+        )
     p.add_argument(
         "--shots",
         type=positive_int,
@@ -174,44 +187,80 @@ def add_fewshot_parser(subparsers, positive_int):
     return p  # fmt: skip
 
 
-def _load_labels(path):
+def _load_array(path, option, key):
+    """The array in ``path`` (.npy, or the ``key`` array of an .npz file)."""
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise FewshotInputError(f"--{option} {path!r}: no such file.") from None
+    except (OSError, ValueError) as exc:
+        raise FewshotInputError(f"--{option} {path!r}: cannot read ({exc}).") from None
+    if not isinstance(loaded, np.lib.npyio.NpzFile):
+        if key is not None:
+            raise FewshotInputError(
+                f"--{option}-key {key!r}: --{option} {path!r} is a .npy file (one "
+                f"array); drop --{option}-key."
+            )
+        return loaded
+    with loaded:
+        keys = list(loaded.files)
+        if key is None and len(keys) != 1:
+            raise FewshotInputError(
+                f"--{option} {path!r} holds {len(keys)} arrays {keys}; choose one "
+                f"with --{option}-key NAME."
+            )
+        if key is not None and key not in keys:
+            raise FewshotInputError(
+                f"--{option}-key {key!r}: --{option} {path!r} holds {keys}."
+            )
+        return loaded[keys[0] if key is None else key]
+
+
+def _load_view(path, option, key):
+    """A 2-D finite array of numbers from --features or --pair."""
     from sklcm.datasets._real import _read_array
 
+    array = _load_array(path, option, key)
     try:
-        y = np.load(path, allow_pickle=False)
-        if isinstance(y, np.lib.npyio.NpzFile):
-            with y:
-                if len(y.files) != 1:
-                    raise FewshotInputError(
-                        f"--labels {path!r} holds {len(y.files)} arrays; save one."
-                    )
-                y = y[y.files[0]]
-    except (OSError, ValueError) as exc:
-        raise FewshotInputError(f"--labels {path!r}: cannot read ({exc}).") from None
+        return _read_array(array, name=f"--{option}={path!r}", key=None)
+    except ValueError as exc:
+        raise FewshotInputError(str(exc)) from None
+
+
+def _load_labels(path, key):
+    y = _load_array(path, "labels", key)
     if y.ndim == 2 and y.shape[1] == 1:
         y = y.ravel()
     if y.ndim != 1:
         raise FewshotInputError(
             f"--labels {path!r} must be 1-D (one label per row), got shape {y.shape}."
         )
-    if y.dtype.kind == "f":
-        _read_array(y.reshape(-1, 1), name=f"--labels {path!r}", key=None)
+    if y.dtype.kind == "f" and not np.isfinite(y).all():
+        raise FewshotInputError(
+            f"--labels {path!r} contains {int((~np.isfinite(y)).sum())} non-finite "
+            "values (NaN or inf)."
+        )
     return y
 
 
-def _load_inputs(args):
-    from sklcm.datasets._real import _read_array
+def _check_pair_methods(args):
+    from sklcm.evaluation._fewshot import PAIR_METHODS
 
-    try:
-        features = _read_array(args.features, name="--features", key=None)
-        pair = (
-            None
-            if args.pair is None
-            else _read_array(args.pair, name="--pair", key=None)
+    needs = [m for m in args.methods or () if m in PAIR_METHODS]
+    if needs and args.pair is None:
+        raise FewshotInputError(
+            f"--methods {' '.join(needs)} needs --pair T.npy (a second view of the "
+            "same rows)."
         )
-    except (ValueError, FileNotFoundError) as exc:
-        raise FewshotInputError(str(exc)) from None
-    y = _load_labels(args.labels)
+
+
+def _load_inputs(args):
+    _check_pair_methods(args)
+    features = _load_view(args.features, "features", args.features_key)
+    pair = None
+    if args.pair is not None:
+        pair = _load_view(args.pair, "pair", args.pair_key)
+    y = _load_labels(args.labels, args.labels_key)
     if len(y) != len(features):
         raise FewshotInputError(
             f"--labels {args.labels!r} has {len(y)} labels but --features "
@@ -260,6 +309,12 @@ def format_fewshot_table(rows, *, n_pool, n_test, transductive):
         f"{mode}",
         f"probe: L2 logistic regression, {probe}",
     ]
+    dropped = rows[0].get("dropped_columns", {})
+    if any(dropped.values()):
+        notes.append(
+            "constant columns dropped (no signal on the fitting rows): "
+            + ", ".join(f"{len(cols)} of --{name}" for name, cols in dropped.items())
+        )
     info = next((r["info"] for r in rows if r["method"].startswith("encoder")), None)
     if info:
         how = "given"
@@ -289,11 +344,72 @@ def _save(out, table, rows, meta):
     )
 
 
+def _evaluate_kwargs(args):
+    """The keyword arguments of ``fewshot_evaluate`` that options set."""
+    return {
+        "shots": args.shots, "n_draws": args.draws, "methods": args.methods,
+        "n_components": args.n_components, "n_val_shots": args.val_shots,
+        "test_size": args.test_size, "transductive": args.transductive,
+        "C": args.C, "temperature": args.temperature,
+        "encoder_params": {"max_epochs": args.max_epochs, "device": args.device},
+        "random_state": args.random_state,
+    }  # fmt: skip
+
+
+_CHECKED = ("shots", "methods", "n_draws", "n_val_shots", "test_size",
+            "transductive", "random_state")  # fmt: skip
+
+
+def _check_before_training(features, y, pair, args):
+    """Every input check of the protocol, before anything is fitted."""
+    from sklcm.evaluation._fewshot import _check_inputs
+
+    kwargs = _evaluate_kwargs(args)
+    try:
+        checked = _check_inputs(
+            features, y, pair=pair, **{k: kwargs[k] for k in _CHECKED}
+        )
+    except ValueError as exc:
+        raise FewshotInputError(str(exc)) from None
+    where = "all" if args.transductive else "pool"
+    _notice_dropped(checked["dropped_columns"], f"{len(checked['fit_rows'])} {where}")
+
+
+def _notice_dropped(dropped_columns, rows):
+    """One line on stderr naming the constant columns that were dropped."""
+    dropped = {name: cols for name, cols in dropped_columns.items() if cols}
+    if not dropped:
+        return
+    columns = "; ".join(
+        f"--{name} {', '.join(map(str, cols[:10]))}{' ...' * (len(cols) > 10)}"
+        for name, cols in dropped.items()
+    )
+    print(
+        f"sklcm fewshot: notice: dropped the columns constant on the {rows} rows "
+        f"(no signal): {columns}",
+        file=sys.stderr,
+    )
+
+
+def _training_failure(exc):
+    """What went wrong while fitting, and which option to change."""
+    if isinstance(exc.__cause__, FloatingPointError) or "diverged" in str(exc):
+        detail = str(exc.__cause__ or exc).split(";")[0].rstrip(".")
+        return FewshotTrainingError(
+            f"training the encoder diverged ({detail}); use a larger --temperature "
+            "(e.g. --temperature 0.5) or --temperature select."
+        )
+    return FewshotTrainingError(
+        f"fitting failed: {exc} (--methods chooses the methods to run)."
+    )
+
+
 def run_fewshot(args):
     """Run the ``fewshot`` subcommand from parsed ``args``; return the exit status."""
-    from sklcm.experiments import fewshot_evaluate
+    from sklcm.evaluation import fewshot_evaluate
 
     features, y, pair = _load_inputs(args)
+    _check_before_training(features, y, pair, args)
 
     def progress(method, seconds):
         if not args.quiet:  # progress goes to stderr
@@ -302,15 +418,10 @@ def run_fewshot(args):
     start = time.perf_counter()
     try:
         rows = fewshot_evaluate(
-            features, y, pair=pair, shots=args.shots, n_draws=args.draws,
-            methods=args.methods, n_components=args.n_components,
-            n_val_shots=args.val_shots, test_size=args.test_size,
-            transductive=args.transductive, C=args.C, temperature=args.temperature,
-            encoder_params={"max_epochs": args.max_epochs, "device": args.device},
-            random_state=args.random_state, progress=progress,
-        )  # fmt: skip
-    except ValueError as exc:
-        raise FewshotInputError(str(exc)) from None
+            features, y, pair=pair, progress=progress, **_evaluate_kwargs(args)
+        )
+    except (ValueError, ArithmeticError, RuntimeError) as exc:
+        raise _training_failure(exc) from exc
     table = format_fewshot_table(
         rows,
         n_pool=rows[0]["n_fit"],
@@ -327,10 +438,17 @@ def run_fewshot(args):
 
 
 def main(args, parser):
-    """Run ``fewshot``; print a usage error and return 2 on bad input."""
+    """Run ``fewshot``; return 0, 2 on bad input (usage error) or 1 on a failure.
+
+    Bad input prints the usage line and the error; a failure while fitting
+    (e.g. a diverged encoder) prints what to change, without the usage line.
+    """
     try:
         return run_fewshot(args)
     except FewshotInputError as exc:
         parser.print_usage(sys.stderr)
         print(f"sklcm fewshot: error: {exc}", file=sys.stderr)
         return 2
+    except FewshotTrainingError as exc:
+        print(f"sklcm fewshot: error: {exc}", file=sys.stderr)
+        return 1

@@ -18,6 +18,7 @@ PUBLIC_MODULES = [
     "sklcm.nn",
     "sklcm.preprocessing",
     "sklcm.utils",
+    "sklcm.evaluation",
     "sklcm.experiments",
     "sklcm.distributed",
 ]

@@ -314,24 +314,57 @@ def _sklcm_imports(path):
             yield from ((a.name, []) for a in node.names)
 
 
-def test_experiments_use_only_the_public_api():
-    for path in (PACKAGE / "experiments").glob("*.py"):
+def _private_attribute_uses(path):
+    """``obj._name`` in ``path`` on anything but ``self``/``cls`` (dunders aside)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr.startswith("_")
+            and not (node.attr.startswith("__") and node.attr.endswith("__"))
+            and not (
+                isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")
+            )
+        ):
+            yield f"{path.name}:{node.lineno}: {ast.unparse(node)}"
+
+
+# the packages built on sklcm's public API (and nothing else of the library)
+_CONSUMERS = ("experiments", "evaluation")
+
+
+@pytest.mark.parametrize("package", _CONSUMERS)
+def test_experiments_use_only_the_public_api(package):
+    paths = list((PACKAGE / package).glob("*.py"))
+    assert paths
+    for path in paths:
         for module, names in _sklcm_imports(path):
             if module.split(".")[0] == "sklcm":
                 assert not any(p.startswith("_") for p in module.split(".")), path
                 assert not any(n.startswith("_") for n in names), path
+        # nor private attributes of estimators (e.g. enc._similarity())
+        assert not list(_private_attribute_uses(path))
 
 
-# the command-line modules are the only library files allowed to import experiments
+def test_private_attribute_scan_finds_private_access(tmp_path):
+    code = "def f(enc, self):\n    self._ok()\n    return enc._similarity(), enc.p\n"
+    (tmp_path / "m.py").write_text(code, encoding="utf-8")
+    assert list(_private_attribute_uses(tmp_path / "m.py")) == [
+        "m.py:3: enc._similarity"
+    ]
+
+
+# the command-line modules are the only library files allowed to import these
 _COMMAND_LINE = ("_cli.py", "_fewshot_cli.py", "__main__.py")
 
 
-def test_library_does_not_import_experiments():
+@pytest.mark.parametrize("package", _CONSUMERS)
+def test_library_does_not_import_experiments(package):
     for path in PACKAGE.rglob("*.py"):
-        if "experiments" in path.parts or path.name in _COMMAND_LINE:
+        if set(_CONSUMERS) & set(path.parts) or path.name in _COMMAND_LINE:
             continue
         for module, _ in _sklcm_imports(path):
-            assert "experiments" not in module, path
+            assert package not in module.split("."), path
 
 
 @pytest.mark.slow

@@ -1,16 +1,20 @@
-"""Tests of the few-shot protocol (sklcm.experiments.fewshot_evaluate) and its CLI."""
+"""Tests of the few-shot protocol (sklcm.evaluation.fewshot_evaluate) and its CLI."""
 # License: BSD 3 clause
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import torch
 from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import StandardScaler
 
+from sklcm import CoupledLatentICA
 from sklcm._cli import main
-from sklcm.experiments import _fewshot, fewshot_evaluate
+from sklcm.datasets import load_digits_halves
+from sklcm.evaluation import _fewshot, fewshot_evaluate
+from sklcm.model_selection import FewShotSplit
 
 torch.set_num_threads(1)
 
@@ -40,25 +44,82 @@ def test_fewshot_rows_cover_every_method_and_shot_count():
     assert rows[1]["mean"] > 45  # well above chance (33 %) at 3 shots
 
 
-class _SpyScaler(StandardScaler):
-    fitted_rows: list = []
-
-    def fit(self, X, y=None, sample_weight=None):
-        _SpyScaler.fitted_rows.append(len(X))
-        return super().fit(X, y, sample_weight)
+_FITS = []  # (class name, X, temperature) of every fit; ("score", X, tau) too
 
 
-@pytest.mark.parametrize("transductive, n_rows", [(False, 63), (True, 90)])
-def test_fewshot_unsupervised_steps_never_see_test_rows(
-    monkeypatch, transductive, n_rows
-):
-    x, _, y = _views()
-    monkeypatch.setattr(_fewshot, "StandardScaler", _SpyScaler)
-    _SpyScaler.fitted_rows = []
+def _spy(cls):
+    """A subclass of ``cls`` that records what each ``fit`` is given."""
+
+    class Spy(cls):
+        def fit(self, X, y=None, **kwargs):
+            tau = getattr(self, "temperature", None)
+            _FITS.append((cls.__name__, np.array(X, copy=True), tau))
+            return super().fit(X, y, **kwargs)
+
+        def score(self, X, y=None):
+            _FITS.append(("score", np.array(X, copy=True), self.temperature))
+            return super().score(X, y)
+
+    Spy.__name__ = cls.__name__
+    return Spy
+
+
+@pytest.fixture
+def spies(monkeypatch):
+    import sklcm
+
+    for name in ("StandardScaler", "PCA", "CCA"):
+        monkeypatch.setattr(_fewshot, name, _spy(getattr(_fewshot, name)))
+    encoder = sklcm.MultimodalContrastiveEncoder
+    monkeypatch.setattr(sklcm, "MultimodalContrastiveEncoder", _spy(encoder))
+    _FITS.clear()
+    return _FITS
+
+
+def _rows_of(X, views):
+    """Row indices of ``X`` in one of the raw ``views`` (matched column-wise
+    from the left), or None for a transformed array."""
+    for view in views:
+        ids = {row.tobytes(): i for i, row in enumerate(view)}
+        found = [ids.get(row[: view.shape[1]].tobytes()) for row in X]
+        if X.shape[1] >= view.shape[1] and None not in found:
+            return set(found)
+    return None
+
+
+_FAST_ENCODER = {
+    "max_epochs": 2,
+    "hidden_layer_sizes": (16,),
+    "batch_size": 32,
+    "device": "cpu",
+}
+
+
+@pytest.mark.parametrize("transductive", [False, True])
+def test_fewshot_unsupervised_steps_never_see_test_rows(spies, transductive):
+    x, t, y = _views()
+    pool, test = FewShotSplit(test_size=0.3, random_state=0).split_pool(x, y)
+    fit_rows = set(range(len(y))) if transductive else set(pool)
     fewshot_evaluate(
-        x, y, shots=1, n_draws=2, methods=["pca"], transductive=transductive
-    )
-    assert _SpyScaler.fitted_rows == [n_rows]
+        x, y, pair=t, shots=1, n_draws=2, n_components=2, transductive=transductive,
+        methods=["pca", "cca", "encoder"], temperature="select",
+        temperatures=(0.5, 2.0), encoder_params=_FAST_ENCODER,
+    )  # fmt: skip
+    seen = {}
+    for name, X, _ in spies:
+        rows = _rows_of(X, (x, t))
+        seen.setdefault(name, []).append(rows)
+        if rows is None:  # a later step (PCA, CCA, scaling of scores)
+            assert len(X) == len(fit_rows), name
+    # scalers of the features (pca, cca) and of the pair (cca): the fitting rows
+    assert seen["StandardScaler"].count(fit_rows) == 3
+    assert len(seen["PCA"]) == len(seen["CCA"]) == 1
+    # temperature selection: each candidate trained on part of the fitting
+    # rows, scored on the others; then one encoder on all fitting rows
+    fits, scores = seen["MultimodalContrastiveEncoder"], seen["score"]
+    assert len(fits) == 3 and len(scores) == 2 and fits[2] == fit_rows
+    for trained, held in zip(fits[:2], scores):
+        assert trained | held == fit_rows and not trained & held
 
 
 def test_fewshot_ica_equals_its_whitening_only_ablation():
@@ -96,30 +157,93 @@ def test_fewshot_validation_shots_choose_C_but_k_shots_train(monkeypatch):
     assert rows[0]["n_val_shots"] == 2 and rows[0]["C"] is None
 
 
-def test_fewshot_encoder_with_label_free_temperature_selection():
+class _TestScoreSpy(LogisticRegression):
+    """Records the C of each probe scored on the 27 fixed test rows."""
+
+    scored_C: list = []
+
+    def score(self, X, y, sample_weight=None):
+        if len(X) == 27:
+            _TestScoreSpy.scored_C.append(self.C)
+        return super().score(X, y, sample_weight)
+
+
+def test_fewshot_C_chosen_on_tied_validation_shots_is_not_the_smallest(monkeypatch):
+    # one validation shot per class: the accuracies of most Cs tie; taking the
+    # first (GridSearchCV) picks C = 1e-4 in 22 of 30 draws here
+    x, _, y = _views()
+    module = sys.modules[fewshot_evaluate.__module__]
+    monkeypatch.setattr(module, "LogisticRegression", _TestScoreSpy)
+    _TestScoreSpy.scored_C = []
+    fewshot_evaluate(x, y, shots=[1], n_val_shots=1, n_draws=30, methods=["raw"])
+    assert len(_TestScoreSpy.scored_C) == 30
+    assert np.isclose(_TestScoreSpy.scored_C, 1e-4).sum() <= 6
+
+
+@pytest.mark.parametrize("best", [0.5, 2.0])
+def test_fewshot_encoder_with_label_free_temperature_selection(spies, best):
+    # the candidates' held-out scores come from the encoder's public score; a
+    # patched score makes `best` win: it must be chosen, reported and trained
+    import sklcm
+
+    Spy = sklcm.MultimodalContrastiveEncoder
     x, t, y = _views()
-    rows = fewshot_evaluate(
-        x,
-        y,
-        pair=t,
-        shots=[2],
-        n_draws=3,
-        n_components=2,
-        methods=["encoder", "encoder+whiten", "encoder+ica"],
-        temperature="select",
-        temperatures=(0.5, 2.0),
-        encoder_params={
-            "max_epochs": 3,
-            "hidden_layer_sizes": (16,),
-            "batch_size": 32,
-            "device": "cpu",
-        },
-    )
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Spy, "score", _scored_as(Spy.score, best))
+        rows = fewshot_evaluate(
+            x, y, pair=t, shots=[2], n_draws=3, n_components=2,
+            methods=["encoder", "encoder+whiten", "encoder+ica"],
+            temperature="select", temperatures=(0.5, 2.0),
+            encoder_params=_FAST_ENCODER,
+        )  # fmt: skip
     info = rows[0]["info"]
-    scores = info["knn_agreement"]
-    assert set(scores) == {0.5, 2.0}
-    assert info["temperature"] == max(scores, key=scores.get)
-    assert info["n_steps"] > 0 and rows[0]["fit_seconds"] > 0
+    assert info["knn_agreement"] == {
+        tau: 0.9 if tau == best else 0.1 for tau in (0.5, 2.0)
+    }
+    assert info["temperature"] == best
+    encoder_fits = [tau for name, _, tau in spies if name.startswith("Multimodal")]
+    assert encoder_fits == [0.5, 2.0, best]  # the final encoder uses the choice
+    assert all(r["info"] is info for r in rows) and info["n_steps"] > 0
+
+
+def _scored_as(score, best):
+    """``score`` that still runs (and is recorded) but returns 0.9 for ``best``."""
+
+    def patched(self, X, y=None):
+        score(self, X, y)
+        return 0.9 if self.temperature == best else 0.1
+
+    return patched
+
+
+@pytest.mark.parametrize("transductive", [False, True])
+def test_fewshot_drops_columns_constant_on_the_fitting_rows(transductive):
+    x, t, y = _views()
+    pool, test = FewShotSplit(test_size=0.3, random_state=0).split_pool(x, y)
+    x[:, 2] = 5.0  # constant everywhere
+    x[pool, 6] = 0.0  # constant on the pool only, as digits' border pixels
+    x[test, 6] = np.arange(len(test))
+    t[:, 0] = -1.0
+    rows = fewshot_evaluate(
+        x, y, pair=t, shots=[2], n_draws=2, n_components=3,
+        methods=["raw", "ica", "whiten", "cca"], transductive=transductive,
+    )  # fmt: skip
+    expected = {"features": [2] if transductive else [2, 6], "pair": [0]}
+    assert all(r["dropped_columns"] == expected for r in rows)
+    assert all(r["mean"] > 40 for r in rows)  # ICA ran, chance is 33 %
+
+
+def test_error_messages_print_plain_ints():
+    # what users see: numpy 2 prints np.int64(3) unless told otherwise
+    y = np.repeat([3, 4], [3, 10])
+    X = np.c_[np.zeros(13), np.arange(13.0), np.ones(13)]
+    with np.printoptions(legacy=False):
+        with pytest.raises(ValueError, match=r"class 3 has 3 samples in y"):
+            next(FewShotSplit(5).split(X, y))
+        with pytest.raises(ValueError, match=r"constant column\(s\) \[0, 2\]"):
+            CoupledLatentICA(1).fit(X)
+        with pytest.raises(ValueError, match=r"got \[0\]"):
+            fewshot_evaluate(X, y, shots=np.array([0]))
 
 
 @pytest.mark.parametrize(
@@ -140,6 +264,22 @@ def test_fewshot_errors(kwargs, match):
     args = {"features": x, "y": y, "shots": [1], "n_draws": 2, **kwargs}
     with pytest.raises(ValueError, match=match):
         fewshot_evaluate(args.pop("features"), args.pop("y"), **args)
+
+
+def test_fewshot_evaluate_lives_in_evaluation_without_torch():
+    code = (
+        "import sys\n"
+        "import sklcm, sklcm.evaluation, sklcm.model_selection\n"
+        "print('torch' in sys.modules, sklcm.evaluation.fewshot_evaluate.__module__)\n"
+        "from sklcm.experiments import fewshot_evaluate\n"
+        "print(fewshot_evaluate is sklcm.evaluation.fewshot_evaluate)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    # the encoder (torch) is imported only when an encoder method runs; the old
+    # documented import path still works
+    assert out.stdout.split() == ["False", "sklcm.evaluation._fewshot", "True"]
 
 
 @pytest.fixture
@@ -183,9 +323,72 @@ def test_cli_fewshot_transductive_is_named(files, capsys):
     )
 
 
+def test_cli_fewshot_drops_constant_columns_of_digit_halves(tmp_path, capsys):
+    # the first real pair many users try: digits' border pixels are constant
+    data = load_digits_halves()
+    left, right = data.data[:, : data.split], data.data[:, data.split :]
+    for name, arr in (("L", left), ("R", right), ("y", data.target)):
+        np.save(tmp_path / f"{name}.npy", arr)
+    pool, _ = FewShotSplit(test_size=0.3, random_state=0).split_pool(left, data.target)
+    constant = {
+        name: np.flatnonzero(np.ptp(arr[pool], axis=0) == 0).tolist()
+        for name, arr in (("features", left), ("pair", right))
+    }
+    assert constant["features"] and constant["pair"]
+    status = main(
+        ["fewshot", "--features", str(tmp_path / "L.npy"), "--labels",
+         str(tmp_path / "y.npy"), "--pair", str(tmp_path / "R.npy"), "--shots", "2",
+         "--draws", "2", "--methods", "raw", "ica", "cca", "-q"]
+    )  # fmt: skip
+    out, err = capsys.readouterr()
+    assert status == 0, err
+    assert [line.split()[0] for line in out.splitlines()[1:4]] == ["raw", "ica", "cca"]
+    notice = [line for line in err.splitlines() if "constant" in line]
+    assert len(notice) == 1, err
+    for name, cols in constant.items():
+        assert f"--{name} {', '.join(map(str, cols))}" in notice[0]
+    assert (
+        f"constant columns dropped (no signal on the fitting rows): "
+        f"{len(constant['features'])} of --features, {len(constant['pair'])} of --pair"
+    ) in out
+
+
+def test_cli_fewshot_training_failure_exits_1_naming_the_option(files, capsys):
+    status = main(
+        ["fewshot", "--features", str(files / "F.npy"), "--labels",
+         str(files / "y.npy"), "--pair", str(files / "T.npy"), "--shots", "1",
+         "--draws", "2", "--methods", "encoder", "--temperature", "1e-40",
+         "--max-epochs", "1", "--device", "cpu", "-q"]
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert status == 1, err
+    assert not err.startswith("usage:")  # not a usage error
+    assert "diverged" in err and "--temperature" in err
+    assert "`lr`" not in err  # not an option of the command line
+
+
+def test_cli_fewshot_npz_key_options_choose_the_array(files, capsys):
+    x, t, y = _views()
+    np.savez(files / "F.npz", image=x, other=x[:, :2])
+    np.savez(files / "y.npz", labels=y, other=y)
+    status = main(
+        ["fewshot", "--features", str(files / "F.npz"), "--features-key", "image",
+         "--labels", str(files / "y.npz"), "--labels-key", "labels", "--shots", "1",
+         "--draws", "2", "--methods", "raw", "-q"]
+    )  # fmt: skip
+    assert status == 0, capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     "case, match",
     [
+        (
+            "npz-two",
+            r"--features '.*bad.npz' holds 2 arrays \['a', 'b'\]; choose "
+            r"one with --features-key NAME",
+        ),
+        ("npz-key", r"--features-key 'c': --features '.*bad.npz' holds \['a', 'b'\]"),
+        ("encoder-no-pair", r"--methods encoder needs --pair T.npy"),
         ("labels-short", r"--labels '.*bad.npy' has 89 labels but --features"),
         ("shots", r"class 0 has 21 samples in the pool"),
         ("nan", r"--features='.*bad.npy' contains 1 non-finite values"),
@@ -198,8 +401,15 @@ def test_cli_fewshot_bad_input(files, capsys, case, match):
     x, t, y = _views()
     bad = files / "bad.npy"
     args = {"--features": files / "F.npy", "--labels": files / "y.npy"}
-    shots = ["1"]
-    if case == "labels-short":
+    shots, methods = ["1"], ["raw"]
+    if case.startswith("npz"):
+        np.savez(files / "bad.npz", a=x, b=x)
+        args["--features"] = files / "bad.npz"
+        if case == "npz-key":
+            args["--features-key"] = "c"
+    elif case == "encoder-no-pair":
+        methods = ["encoder"]
+    elif case == "labels-short":
         np.save(bad, y[:89])
         args["--labels"] = bad
     elif case == "shots":
@@ -217,7 +427,7 @@ def test_cli_fewshot_bad_input(files, capsys, case, match):
     elif case == "labels-2d":
         np.save(bad, np.c_[y, y])
         args["--labels"] = bad
-    argv = ["fewshot", "--shots", *shots, "--draws", "2", "--methods", "raw", "-q"]
+    argv = ["fewshot", "--shots", *shots, "--draws", "2", "--methods", *methods, "-q"]
     argv += [str(a) for kv in args.items() for a in kv]
     assert main(argv) == 2
     err = capsys.readouterr().err

@@ -3,15 +3,19 @@
 
 import subprocess
 import sys
+import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, RidgeClassifier
+from sklearn.metrics import log_loss
 from sklearn.model_selection import GridSearchCV, cross_val_score, cross_validate
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklcm.model_selection import FewShotSplit
+from sklcm.model_selection import FewShotGridSearchCV, FewShotSplit
 
 
 @pytest.fixture
@@ -37,16 +41,32 @@ def test_fewshot_split_draws_k_per_class_and_tests_the_rest(blobs):
     assert all(np.array_equal(a[0], b[0]) for a, b in zip(splits, again))
 
 
-def test_fewshot_split_fixed_test_set_and_pool(blobs):
+@pytest.mark.parametrize("random_state", [1, None, "RandomState"])
+def test_fewshot_split_fixed_test_set_and_pool(blobs, random_state):
     X, y = blobs
-    cv = FewShotSplit(2, n_val_shots=1, n_draws=5, test_size=0.4, random_state=1)
+    if random_state == "RandomState":
+        random_state = np.random.RandomState(1)
+    cv = FewShotSplit(
+        2, n_val_shots=1, n_draws=5, test_size=0.4, random_state=random_state
+    )
     pool, test = cv.split_pool(X, y)
     assert np.intersect1d(pool, test).size == 0 and len(pool) + len(test) == len(y)
     assert np.bincount(y[test]).tolist() == [12, 10, 8]  # stratified 40 %
-    for train, test_k in cv.split(X, y):
+    # the same test rows in every call, whatever the order and random_state
+    splits = list(cv.split(X, y)) + list(cv.split(X, y))
+    for train, test_k in splits:
         assert np.array_equal(test_k, test)
         assert np.isin(train, pool).all()
         assert np.bincount(y[train]).tolist() == [3, 3, 3]
+    assert all(np.array_equal(a, b) for a, b in zip(cv.split_pool(X, y), (pool, test)))
+    # the shots still vary from draw to draw
+    assert len({tuple(np.sort(train)) for train, _ in splits}) > 1
+
+
+def test_fewshot_split_test_set_is_random_without_a_seed(blobs):
+    X, y = blobs
+    tests = [tuple(FewShotSplit(test_size=0.4).split_pool(X, y)[1]) for _ in range(3)]
+    assert len(set(tests)) > 1  # random_state=None: each instance its own
 
 
 def test_fewshot_split_works_with_sklearn_cv_tools(blobs):
@@ -117,6 +137,106 @@ def test_fewshot_split_pool_and_validation_need_their_option():
     assert repr(cv).startswith("FewShotSplit(n_draws=50, n_shots=2")
 
 
+class _SpyProbe(LogisticRegression):
+    fitted: list = []
+
+    def fit(self, X, y, sample_weight=None):
+        _SpyProbe.fitted.append((self.C, np.bincount(y).tolist()))
+        return super().fit(X, y, sample_weight)
+
+
+def test_fewshot_grid_search_trains_the_chosen_probe_on_the_shots_only(blobs):
+    X, y = blobs
+    cv = FewShotSplit(2, n_val_shots=3, n_draws=1, random_state=0)
+    train, _ = next(cv.split(X, y))
+    _SpyProbe.fitted = []
+    probe = FewShotGridSearchCV(
+        _SpyProbe(), {"C": [0.01, 1.0]}, cv=cv.validation_split()
+    ).fit(X[train], y[train])
+    # every fit, the final one included, sees the 2 shots per class only
+    assert [counts for _, counts in _SpyProbe.fitted] == [[2, 2, 2]] * 3
+    assert _SpyProbe.fitted[-1][0] == probe.best_params_["C"]
+    assert probe.best_estimator_.C == probe.best_params_["C"]
+    assert probe.predict_proba(X).shape == (len(y), 3)
+    assert probe.score(X, y) == probe.best_estimator_.score(X, y)
+
+
+def _all_correct_shots():
+    """1 shot and 1 validation shot per class, far apart: every C is right."""
+    X = np.array([[0.0, 0], [10, 0], [0, 10], [0.5, 0], [10.5, 0], [0, 10.5]])
+    return X, np.array([0, 1, 2, 0, 1, 2]), [(np.arange(3), np.arange(3, 6))]
+
+
+def test_fewshot_grid_search_breaks_accuracy_ties_by_log_loss():
+    X, y, cv = _all_correct_shots()
+    grid = [1e-4, 1e-2, 1.0, 1e2]
+    search = FewShotGridSearchCV(LogisticRegression(), {"C": grid}, cv=cv).fit(X, y)
+    assert (search.cv_results_["mean_test_score"] == 1.0).all()  # a 4-way tie
+    losses = [
+        log_loss(y[3:], LogisticRegression(C=C).fit(X[:3], y[:3]).predict_proba(X[3:]))
+        for C in grid
+    ]
+    assert search.best_params_ == {"C": grid[int(np.argmin(losses))]}
+    assert search.best_params_ != {"C": grid[0]}  # GridSearchCV's pick
+
+
+def test_fewshot_grid_search_middle_of_ties_without_probabilities():
+    X, y, cv = _all_correct_shots()
+    grid = [1e-3, 1e-2, 1e-1, 1.0, 10.0]
+    search = FewShotGridSearchCV(RidgeClassifier(), {"alpha": grid}, cv=cv).fit(X, y)
+    assert "mean_test_log_loss" not in search.cv_results_
+    assert search.best_params_ == {"alpha": 1e-1}
+    assert search.decision_function(X).shape == (6, 3)
+    assert not hasattr(search, "predict_proba")
+
+
+def test_fewshot_grid_search_needs_one_split(blobs):
+    X, y = blobs
+    search = FewShotGridSearchCV(LogisticRegression(), {"C": [1.0]}, cv=3)
+    with pytest.raises(ValueError, match="cv must yield one .* got 3; pass Few"):
+        search.fit(X, y)
+
+
+@parametrize_with_checks(
+    [
+        FewShotGridSearchCV(
+            LogisticRegression(), {"C": [0.1, 1.0]},
+            cv=FewShotSplit(1, n_draws=1, random_state=0),
+        )
+    ]
+)  # fmt: skip
+def test_fewshot_grid_search_is_a_scikit_learn_estimator(estimator, check):
+    check(estimator)
+
+
+def _realdata_probe_snippet():
+    """The few-shot probe snippet of the Real data page, as written there."""
+    page = Path(__file__).resolve().parents[1] / "docs/user_guide/realdata.rst"
+    text = page.read_text(encoding="utf-8")
+    start = text.index("\n\n", text.rindex("::\n", 0, text.index("cv = FewShotSplit(")))
+    block = []
+    for line in text[start + 2 :].splitlines():
+        if line and not line.startswith(" "):
+            break
+        block.append(line)
+    return textwrap.dedent("\n".join(block))
+
+
+def test_documented_probe_pattern_trains_k_shots_per_class(blobs, monkeypatch):
+    # the Real data page's pattern: C chosen on 2 validation shots, yet every
+    # probe (the final one included) is trained on the 2 shots per class
+    import sklearn.linear_model
+
+    X, y = blobs
+    monkeypatch.setattr(sklearn.linear_model, "LogisticRegression", _SpyProbe)
+    _SpyProbe.fitted = []
+    namespace = {"Z": X, "y": y}
+    exec(_realdata_probe_snippet(), namespace)
+    assert namespace["scores"].shape == (50,)
+    assert len(_SpyProbe.fitted) == 50 * 10  # 9 candidates + the final fit
+    assert {tuple(counts) for _, counts in _SpyProbe.fitted} == {(2, 2, 2)}
+
+
 def test_model_selection_and_real_loaders_do_not_import_torch():
     code = (
         "import sys\n"
@@ -128,3 +248,12 @@ def test_model_selection_and_real_loaders_do_not_import_torch():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("random_state", [None, "RandomState"])
+def test_fewshot_split_without_test_size_takes_any_random_state(blobs, random_state):
+    X, y = blobs
+    if random_state == "RandomState":
+        random_state = np.random.RandomState(0)
+    splits = list(FewShotSplit(2, n_draws=3, random_state=random_state).split(X, y))
+    assert all(len(train) + len(test) == len(y) for train, test in splits)

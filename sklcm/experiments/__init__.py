@@ -5,7 +5,10 @@ Nothing in the library imports this package.
 """
 # License: BSD 3 clause
 
-from ._fewshot import fewshot_evaluate
+# fewshot_evaluate now lives in sklcm.evaluation (a protocol for your own data);
+# it stays importable from here, where earlier releases documented it.
+from sklcm.evaluation import fewshot_evaluate  # noqa: F401
+
 from ._presets import GROUPS, PRESETS, SETTINGS, Preset, Setting, select_settings
 from ._report import format_table, save_figures, save_runs, summarize
 from ._runner import reproduce, run_setting
@@ -16,7 +19,6 @@ __all__ = [
     "SETTINGS",
     "Preset",
     "Setting",
-    "fewshot_evaluate",
     "format_table",
     "reproduce",
     "run_setting",

@@ -2,5 +2,6 @@
 # License: BSD 3 clause
 
 from ._fewshot import FewShotSplit
+from ._search import FewShotGridSearchCV
 
-__all__ = ["FewShotSplit"]
+__all__ = ["FewShotGridSearchCV", "FewShotSplit"]

@@ -11,9 +11,14 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_consistent_length, column_or_1d
 
 
+def _plain(value):
+    """A numpy scalar as the Python value it holds (3, not np.int64(3))."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _check_int(name, value, low):
     if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {value!r}.")
+        raise ValueError(f"{name} must be an int >= {low}, got {_plain(value)!r}.")
     return int(value)
 
 
@@ -27,7 +32,7 @@ def _check_test_size(test_size):
         return float(test_size)
     raise ValueError(
         "test_size must be None (test on every row not drawn), a float in (0, 1) "
-        f"or an int >= 1 (a fixed test set), got {test_size!r}."
+        f"or an int >= 1 (a fixed test set), got {_plain(test_size)!r}."
     )
 
 
@@ -57,7 +62,8 @@ class FewShotSplit:
         training rows of a split hold ``n_shots + n_val_shots`` samples per
         class, and :meth:`validation_split` returns the inner splitter that
         separates them again (pass it as the ``cv`` of a
-        :class:`~sklearn.model_selection.GridSearchCV` probe).
+        :class:`FewShotGridSearchCV` probe, which trains the chosen probe on
+        the ``n_shots`` only).
     n_draws : int, default=50
         Number of random draws (splits).
     test_size : float, int or None, default=None
@@ -65,12 +71,20 @@ class FewShotSplit:
         in (0, 1) or an int: a fixed test set of that fraction or size,
         stratified by class and the same in every split.
     random_state : int, RandomState instance or None, default=None
-        Controls the draws (and the fixed test set). Pass an int for
-        reproducible splits across calls.
+        Controls the draws and the fixed test set. Pass an int for
+        reproducible splits across calls. The fixed test set is the same in
+        every call of :meth:`split` and :meth:`split_pool` of an instance
+        whatever ``random_state`` is: with an int it is drawn from that
+        seed; with None or a RandomState instance, a seed for it is drawn
+        (from ``random_state``) at the first call and kept by the instance,
+        while the shots are drawn afresh at each call, as scikit-learn's
+        splitters do.
         See :term:`Glossary <random_state>`.
 
     See Also
     --------
+    FewShotGridSearchCV : Choose a probe's hyper-parameters on the validation
+        shots and train it on the shots only.
     sklearn.model_selection.StratifiedShuffleSplit : Stratified splits with
         proportional (not fixed per-class) training sizes.
 
@@ -143,6 +157,21 @@ class FewShotSplit:
             check_consistent_length(X, y)
         return y
 
+    def _generators(self):
+        """The generators of the fixed test set and of the shots.
+
+        With an int ``random_state`` both are one ``RandomState(seed)`` (the
+        test set first, then the shots). Otherwise the test set comes from
+        a seed drawn once per instance, so that :meth:`split_pool` and every
+        :meth:`split` hold out the same rows.
+        """
+        rng = check_random_state(self.random_state)
+        if isinstance(self.random_state, Integral) or self.test_size is None:
+            return rng, rng  # no fixed test set to keep in the second case
+        if getattr(self, "_test_seed", None) is None:
+            self._test_seed = int(rng.randint(np.iinfo(np.int32).max))
+        return np.random.RandomState(self._test_seed), rng
+
     def _pool_test(self, y, rng):
         n = len(y)
         if self.test_size is None:
@@ -159,8 +188,8 @@ class FewShotSplit:
 
         Unsupervised steps (scaling, PCA, ICA, a contrastive encoder) fitted
         on ``X[pool]`` never see a test row; the shots of :meth:`split` are
-        drawn from the pool. With an int ``random_state`` these are the same
-        test rows as those of :meth:`split`, whatever the call order.
+        drawn from the pool. These are the test rows of every :meth:`split`
+        of this instance, whatever the call order and ``random_state``.
 
         Parameters
         ----------
@@ -186,7 +215,7 @@ class FewShotSplit:
                 "of some split."
             )
         y = self._check_y(X, y)
-        return self._pool_test(y, check_random_state(self.random_state))
+        return self._pool_test(y, self._generators()[0])
 
     def split(self, X, y=None, groups=None):
         """Generate indices to split data into training and test sets.
@@ -208,14 +237,14 @@ class FewShotSplit:
             The test rows of that split.
         """
         y = self._check_y(X, y)
-        rng = check_random_state(self.random_state)
-        pool, test = self._pool_test(y, rng)
+        test_rng, rng = self._generators()
+        pool, test = self._pool_test(y, test_rng)
         classes, counts = np.unique(y[pool], return_counts=True)
         missing = np.setdiff1d(np.unique(y), classes)
         need = self.n_shots + self.n_val_shots
         if missing.size or counts.min() < need:
-            label = missing[0] if missing.size else classes[np.argmin(counts)]
-            have = 0 if missing.size else counts.min()
+            label = _plain(missing[0] if missing.size else classes[np.argmin(counts)])
+            have = 0 if missing.size else int(counts.min())
             where = "the pool (rows outside the test set)" if test is not None else "y"
             raise ValueError(
                 f"class {label!r} has {have} samples in {where}, fewer than "
@@ -242,8 +271,12 @@ class FewShotSplit:
         Applied to the training rows of a split of this splitter, it yields
         one split with ``n_shots`` per class for training and the
         ``n_val_shots`` per class for validation: pass it as ``cv`` of a
-        :class:`~sklearn.model_selection.GridSearchCV` that chooses the
-        probe's hyper-parameters on the validation shots.
+        :class:`FewShotGridSearchCV` that chooses the probe's
+        hyper-parameters on the validation shots and then trains the probe
+        on the ``n_shots`` only. (A plain
+        :class:`~sklearn.model_selection.GridSearchCV` with this ``cv``
+        would refit the probe on the shots and the validation shots
+        together, ``n_shots + n_val_shots`` per class.)
 
         Returns
         -------
@@ -254,13 +287,13 @@ class FewShotSplit:
         --------
         >>> import numpy as np
         >>> from sklearn.linear_model import LogisticRegression
-        >>> from sklearn.model_selection import GridSearchCV, cross_val_score
-        >>> from sklcm.model_selection import FewShotSplit
+        >>> from sklearn.model_selection import cross_val_score
+        >>> from sklcm.model_selection import FewShotGridSearchCV, FewShotSplit
         >>> rng = np.random.default_rng(0)
         >>> y = np.repeat([0, 1, 2], 30)
         >>> X = y[:, None] + 0.5 * rng.normal(size=(90, 4))
         >>> cv = FewShotSplit(2, n_val_shots=2, n_draws=3, random_state=0)
-        >>> probe = GridSearchCV(
+        >>> probe = FewShotGridSearchCV(
         ...     LogisticRegression(), {"C": [0.01, 1.0]}, cv=cv.validation_split()
         ... )
         >>> cross_val_score(probe, X, y, cv=cv).shape

@@ -8,14 +8,13 @@ import numpy as np
 from sklearn.cross_decomposition import CCA
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV, cross_validate
+from sklearn.model_selection import cross_validate
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_array, column_or_1d
 
 from sklcm import CoupledLatentICA
-from sklcm.metrics import neighbor_agreement
-from sklcm.model_selection import FewShotSplit
+from sklcm.model_selection import FewShotGridSearchCV, FewShotSplit
 
 BASE_METHODS = ("raw", "pca", "whiten", "ica", "pca+ica")
 PAIR_METHODS = ("cca", "encoder", "encoder+whiten", "encoder+ica")
@@ -56,18 +55,20 @@ def _encoder(params, split, n_components, temperature, random_state):
 
 
 def _select_temperature(XT, split, n_components, params, temperatures, seed):
-    """Temperature whose encoder agrees most across views on held-out pairs."""
+    """Temperature whose encoder scores best on held-out pairs, without labels.
+
+    Each candidate is trained on 80 % of the pairs of ``XT`` and scored by
+    the encoder's own label-free :meth:`~sklcm.MultimodalContrastiveEncoder.score`
+    (cross-view neighbour agreement, with the similarity of its geometry) on
+    the other 20 % (at least 20 pairs).
+    """
     rng = np.random.default_rng(seed)
     held = rng.permutation(len(XT))[: max(len(XT) // 5, 20)]
     fit = np.setdiff1d(np.arange(len(XT)), held)
     scores = {}
     for tau in temperatures:
         enc = _encoder(params, split, n_components, tau, seed).fit(XT[fit])
-        z_x = enc.encode(XT[held, :split], "x")
-        z_t = enc.encode(XT[held, split:], "t")
-        scores[tau] = neighbor_agreement(
-            z_x, z_t, similarity=enc._similarity(), p=enc.p, block_size=len(held)
-        )
+        scores[tau] = float(enc.score(XT[held]))
     return max(scores, key=scores.get), scores
 
 
@@ -160,8 +161,60 @@ def _check_shots(shots, y):
     if not shots or any(
         isinstance(k, bool) or not isinstance(k, Integral) or k < 1 for k in shots
     ):
-        raise ValueError(f"shots must be positive ints, got {shots!r}.")
-    return shots
+        plain = [k.item() if isinstance(k, np.generic) else k for k in shots]
+        raise ValueError(f"shots must be positive ints, got {plain!r}.")
+    return [int(k) for k in shots]
+
+
+def _drop_constant_columns(arrays, fit_rows):
+    """Drop the columns of each array that are constant on ``fit_rows``.
+
+    They carry no signal, and ICA and whitening cannot handle them. Returns
+    the reduced arrays and, per array, the indices of the dropped columns.
+    """
+    kept, dropped = {}, {}
+    for name, X in arrays.items():
+        constant = np.ptp(X[fit_rows], axis=0) == 0
+        if constant.all():
+            raise ValueError(
+                f"every column of {name} is constant on the {len(fit_rows)} rows "
+                "the unsupervised steps are fitted on: there is nothing to learn."
+            )
+        kept[name] = X[:, ~constant] if constant.any() else X
+        dropped[name] = np.flatnonzero(constant).tolist()
+    return kept, dropped
+
+
+def _check_inputs(
+    features, y, *, pair, shots, methods, n_draws, n_val_shots, test_size,
+    transductive, random_state,
+):  # fmt: skip
+    """Validate everything ``fewshot_evaluate`` needs before any fit.
+
+    Raises ValueError naming the parameter at fault; returns the arrays
+    (constant columns of the fitting rows dropped), the methods, one
+    splitter per shot count, the fitting and test rows and the dropped
+    columns.
+    """
+    features, y, pair = _check_features(features, y, pair)
+    methods, shots = _check_methods(methods, pair), _check_shots(shots, y)
+    splitters = {
+        k: FewShotSplit(k, n_val_shots=n_val_shots, n_draws=n_draws,
+                        test_size=test_size, random_state=int(random_state))
+        for k in shots
+    }  # fmt: skip
+    pool, test = splitters[shots[0]].split_pool(features, y)
+    for cv in splitters.values():  # fail early on a class smaller than the shots
+        next(cv.split(features, y))
+    fit_rows = np.arange(len(y)) if transductive else pool
+    views = {"features": features, "pair": pair}
+    views = {name: X for name, X in views.items() if X is not None}
+    views, dropped = _drop_constant_columns(views, fit_rows)
+    return {
+        "features": views["features"], "y": y, "pair": views.get("pair"),
+        "methods": methods, "splitters": splitters, "fit_rows": fit_rows,
+        "test": test, "dropped_columns": dropped,
+    }  # fmt: skip
 
 
 def fewshot_evaluate(
@@ -188,10 +241,12 @@ def fewshot_evaluate(
     A fixed, stratified test set (``test_size``) is held out once; every
     unsupervised step (standardisation, PCA, whitening, ICA, the contrastive
     encoder) is fitted on the remaining rows, the unlabelled *pool*, or on
-    all rows when ``transductive=True``. For each shot count ``k``,
-    ``n_draws`` random draws of ``k`` labelled rows per class from the pool
-    train an L2 logistic-regression probe, scored on the test set. All
-    methods see the same draws.
+    all rows when ``transductive=True``. Columns of ``features`` or ``pair``
+    that are constant on those rows carry no signal and are dropped for
+    every method (ICA and whitening cannot handle them); the rows say which.
+    For each shot count ``k``, ``n_draws`` random draws of ``k`` labelled
+    rows per class from the pool train an L2 logistic-regression probe,
+    scored on the test set. All methods see the same draws.
 
     Read more in the :ref:`User Guide <realdata>`.
 
@@ -220,9 +275,11 @@ def fewshot_evaluate(
         Size of the reduced representations.
     n_val_shots : int, default=0
         If positive, the probe's ``C`` is chosen among 1e-4 ... 1e4 on that
-        many extra labelled samples per class, then the probe is trained on
-        the ``k`` shots only (the protocol of Liu et al.); otherwise ``C``
-        is used.
+        many extra labelled samples per class (highest validation accuracy,
+        ties broken by the validation log-loss, see
+        :class:`~sklcm.model_selection.FewShotGridSearchCV`), then the probe
+        is trained on the ``k`` shots only (the protocol of Liu et al.);
+        otherwise ``C`` is used.
     test_size : float or int, default=0.3
         Size of the fixed test set (fraction or count).
     transductive : bool, default=False
@@ -231,8 +288,9 @@ def fewshot_evaluate(
         Inverse regularisation strength of the probe when ``n_val_shots=0``.
     temperature : float or "select", default="select"
         Encoder temperature. "select" picks one of ``temperatures`` without
-        labels: each is trained on 80 % of the fitting rows and the one whose
-        towers agree most on the 10 nearest neighbours of the other 20 % of
+        labels: each is trained on 80 % of the fitting rows and the one with
+        the highest :meth:`~sklcm.MultimodalContrastiveEncoder.score` (its
+        towers' agreement on the 10 nearest neighbours) on the other 20 % of
         the pairs wins.
     temperatures : sequence of float, default=(0.2, 0.5, 1.0, 2.0)
         Candidates for ``temperature="select"``.
@@ -250,13 +308,15 @@ def fewshot_evaluate(
         ``std`` (accuracy in %), ``scores`` (per draw), ``n_draws``,
         ``fit_seconds`` (unsupervised fit), ``transductive``, ``info``
         (e.g. the encoder's temperature), ``n_fit`` (rows the unsupervised
-        steps were fitted on), ``n_test``, ``n_val_shots`` and ``C`` (None
-        when chosen on validation shots).
+        steps were fitted on), ``n_test``, ``n_val_shots``, ``C`` (None
+        when chosen on validation shots) and ``dropped_columns`` (per view,
+        ``"features"`` and ``"pair"``, the indices of the columns dropped as
+        constant).
 
     Examples
     --------
     >>> import numpy as np
-    >>> from sklcm.experiments import fewshot_evaluate
+    >>> from sklcm.evaluation import fewshot_evaluate
     >>> rng = np.random.default_rng(0)
     >>> y = np.repeat(np.arange(3), 40)
     >>> X = y[:, None] + 0.3 * rng.normal(size=(120, 5))
@@ -264,38 +324,35 @@ def fewshot_evaluate(
     >>> [(r["method"], r["shots"], r["mean"] > 80) for r in rows]
     [('raw', 1, True), ('raw', 5, True), ('pca', 1, True), ('pca', 5, True)]
     """
-    features, y, pair = _check_features(features, y, pair)
-    methods, shots = _check_methods(methods, pair), _check_shots(shots, y)
-    seed = int(random_state)
-    splitters = {
-        k: FewShotSplit(k, n_val_shots=n_val_shots, n_draws=n_draws,
-                        test_size=test_size, random_state=seed)
-        for k in shots
-    }  # fmt: skip
-    pool, test = splitters[shots[0]].split_pool(features, y)
-    for cv in splitters.values():  # fail early on a class smaller than the shots
-        next(cv.split(features, y))
-    fit_rows = np.arange(len(y)) if transductive else pool
+    checked = _check_inputs(
+        features, y, pair=pair, shots=shots, methods=methods, n_draws=n_draws,
+        n_val_shots=n_val_shots, test_size=test_size, transductive=transductive,
+        random_state=random_state,
+    )  # fmt: skip
+    y, fit_rows = checked["y"], checked["fit_rows"]
     options = {
         "n_components": n_components,
-        "random_state": seed,
+        "random_state": int(random_state),
         "temperature": temperature,
         "temperatures": temperatures,
         "encoder_params": encoder_params,
     }
-    reps = _representations(features, pair, fit_rows, methods, options)
+    reps = _representations(
+        checked["features"], checked["pair"], fit_rows, checked["methods"], options
+    )
     rows = []
-    for method in methods:
+    for method in checked["methods"]:
         Z, seconds, info = reps[method]
-        for k, cv in splitters.items():
+        for k, cv in checked["splitters"].items():
             scores = 100 * _probe_scores(Z, y, cv, C)
             rows.append(
                 {"method": method, "shots": k, "mean": float(scores.mean()),
                  "std": float(scores.std()), "scores": scores.tolist(),
                  "n_draws": n_draws, "fit_seconds": seconds,
                  "transductive": bool(transductive), "info": info,
-                 "n_fit": len(fit_rows), "n_test": len(test),
-                 "n_val_shots": n_val_shots, "C": None if n_val_shots else C}
+                 "n_fit": len(fit_rows), "n_test": len(checked["test"]),
+                 "n_val_shots": n_val_shots, "C": None if n_val_shots else C,
+                 "dropped_columns": checked["dropped_columns"]}
             )  # fmt: skip
         if progress is not None:
             progress(method, seconds)
@@ -303,23 +360,17 @@ def fewshot_evaluate(
 
 
 def _probe_scores(Z, y, cv, C):
-    """Test accuracy of the probe on each split of ``cv``."""
-    if not cv.n_val_shots:
-        probe = LogisticRegression(C=C, max_iter=2000)
-        return cross_validate(probe, Z, y, cv=cv)["test_score"]
-    scores = []
-    for labelled, test in cv.split(Z, y):
-        # C is chosen on the validation shots, then the probe is trained on the
-        # k shots only, so that "k-shot" means k training samples per class.
-        inner = cv.validation_split()
-        train, val = next(inner.split(Z[labelled], y[labelled]))
-        train, val = labelled[train], labelled[val]
-        search = GridSearchCV(
+    """Test accuracy of the probe on each split of ``cv``.
+
+    With validation shots, C is chosen on them (ties broken by the validation
+    log-loss) and the probe is then trained on the k shots only, so that
+    "k-shot" means k training samples per class.
+    """
+    probe = LogisticRegression(C=C, max_iter=2000)
+    if cv.n_val_shots:
+        probe = FewShotGridSearchCV(
             LogisticRegression(max_iter=2000),
             {"C": _C_GRID},
-            cv=[(np.arange(len(train)), len(train) + np.arange(len(val)))],
-            refit=False,
-        ).fit(Z[np.r_[train, val]], y[np.r_[train, val]])
-        best = LogisticRegression(max_iter=2000, **search.best_params_)
-        scores.append(best.fit(Z[train], y[train]).score(Z[test], y[test]))
-    return np.asarray(scores)
+            cv=cv.validation_split(),
+        )
+    return cross_validate(probe, Z, y, cv=cv)["test_score"]
