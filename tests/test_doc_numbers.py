@@ -214,6 +214,8 @@ def test_label_free_score_neighbours_in_small_blocks_as_stated(monkeypatch):
 
 
 PAGES = ["README.md", *sorted(p.name for p in GUIDE.glob("*.rst"))]
+
+
 @pytest.mark.parametrize("page", PAGES)
 def test_extras_are_installed_from_the_checkout(page):
     # sklcm is installed from a checkout, not from an index: `pip install
