@@ -137,6 +137,14 @@ class MLPTower(nn.Module):
         (:class:`torch.nn.LayerNorm`) before the activation.
     box_squash : {"sigmoid", "softclamp"}, default="sigmoid"
         Squashing function of the box head (see :class:`BoxHead`).
+    head_batch_norm : bool, default=False
+        Whether the perceptron's output is batch-normalised
+        (:class:`torch.nn.BatchNorm1d` without affine parameters: centred and
+        scaled per coordinate with batch statistics in training, running
+        statistics in evaluation) before the head. Centring makes the image
+        of the data surround the origin, so a sphere head on a circle
+        (``n_components=2``) can wind once around it instead of folding; it
+        also fixes the scale of an unbounded (``"none"``) head.
 
     Examples
     --------
@@ -156,6 +164,7 @@ class MLPTower(nn.Module):
         head="sphere",
         layer_norm=False,
         box_squash="sigmoid",
+        head_batch_norm=False,
     ):
         if activation not in _ACTIVATIONS:
             raise ValueError(
@@ -182,6 +191,10 @@ class MLPTower(nn.Module):
         layers.append(nn.Linear(widths[-1], n_components))
         self.mlp = nn.Sequential(*layers)
         self.head = _HEADS[head](n_components, box_squash)
+        if head_batch_norm:
+            self.head = nn.Sequential(
+                nn.BatchNorm1d(n_components, affine=False), self.head
+            )
 
     @torch.no_grad()
     def set_standardization(self, X):
@@ -258,6 +271,9 @@ class TwoTowerMLP(nn.Module):
         Layer normalisation in the hidden layers of both towers.
     box_squash : {"sigmoid", "softclamp"}, default="sigmoid"
         Squashing function of box heads (see :class:`BoxHead`).
+    head_batch_norm : bool, default=False
+        Batch normalisation before the head of both towers (see
+        :class:`MLPTower`).
 
     Examples
     --------
@@ -279,11 +295,16 @@ class TwoTowerMLP(nn.Module):
         latent_space="sphere",
         layer_norm=False,
         box_squash="sigmoid",
+        head_batch_norm=False,
     ):
         super().__init__()
         self.split = split
         args = (n_components, tuple(hidden_layer_sizes), activation, latent_space)
-        kwargs = {"layer_norm": layer_norm, "box_squash": box_squash}
+        kwargs = {
+            "layer_norm": layer_norm,
+            "box_squash": box_squash,
+            "head_batch_norm": head_batch_norm,
+        }
         self.tower_x = MLPTower(split, *args, **kwargs)
         self.tower_t = MLPTower(n_features - split, *args, **kwargs)
 
