@@ -12,26 +12,21 @@ from sklearn.base import (
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
 )
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from skorch.callbacks import Callback, ProgressBar
 
-from ._net import (
-    _CHUNK_ROWS,
-    ContrastiveNet,
-    DivergenceError,
-    PairData,
+from ._callbacks import (
     StopOnDivergence,
     ValidationMonitor,
     WarmupCosineLR,
     WeightAverage,
-    batch_starts,
-    device_rows,
+    fit_transaction,
 )
+from ._net import ContrastiveNet, PairData, batch_starts, device_rows, encode
 from .metrics._retrieval import LABEL_FREE_MIN_PAIRS, label_free_score
 from .nn import SymmetricInfoNCE, TwoTowerMLP
+from .nn._whitening import column_moments, whitening_matrices
 from .utils._param_validation import (
     Integral,
     Interval,
@@ -39,7 +34,7 @@ from .utils._param_validation import (
     StrOptions,
     _fit_context,
 )
-from .utils._torch import as_float_tensor, resolve_device, seeded
+from .utils._torch import resolve_device, seeded
 from .utils._validation import check_split
 
 _OPTIMIZERS = {
@@ -47,7 +42,6 @@ _OPTIMIZERS = {
     "adamw": (torch.optim.AdamW, {}),
     "sgd": (torch.optim.SGD, {"momentum": 0.9}),
 }
-_TRANSFORM_CHUNK = 65536
 
 
 class MultimodalContrastiveEncoder(
@@ -423,8 +417,7 @@ class MultimodalContrastiveEncoder(
         self : object
             Fitted encoder.
         """
-        previous = self._pop_fitted_state()
-        try:
+        with fit_transaction(self, fresh=True):
             X = self._validate_X(X, reset=True)
             rng = check_random_state(self.random_state)
             seed = int(rng.randint(2**31 - 1))
@@ -442,11 +435,6 @@ class MultimodalContrastiveEncoder(
                 validation=valid is not None,
             )
             self._train(X, train, steps, valid)
-        except BaseException as exc:
-            self._pop_fitted_state()
-            self.__dict__.update(previous)  # a failed call loses no fitted state
-            _raise_divergence(exc)
-            raise
         self.n_iter_ = len(self.history_)
         if valid is not None:
             self.best_validation_score_ = self._callback("validation").best_score_
@@ -483,8 +471,7 @@ class MultimodalContrastiveEncoder(
             The updated encoder.
         """
         first = not hasattr(self, "net_")
-        snapshot = None if first else self._snapshot()
-        try:
+        with fit_transaction(self, fresh=False):
             X = self._validate_X(X, reset=first)
             rows = _row_indices(len(X))
             if first:
@@ -499,38 +486,17 @@ class MultimodalContrastiveEncoder(
                     validation=False,
                 )
                 self.n_iter_ = 0
-            steps = min(len(batch_starts(len(X), self.batch_size_)), self._steps_left())
+            schedule = self._callback("lr_schedule")
+            steps = min(
+                len(batch_starts(len(X), self.batch_size_)),
+                schedule.steps_left(self.max_steps),
+            )
             if steps <= 0:
-                self._warn_schedule_ended()
+                schedule.warn_ended(self.max_steps)
                 return self
             self._train(X, rows, steps)
-        except BaseException as exc:
-            if first:
-                self._pop_fitted_state()
-            else:
-                self._restore(snapshot)
-            _raise_divergence(exc)
-            raise
         self.n_iter_ += 1
         return self
-
-    def _steps_left(self):
-        """Steps until ``max_steps`` or the end of a decaying schedule."""
-        ends = [e for e in (self.max_steps, self._callback("lr_schedule").end) if e]
-        return min(ends) - self.n_steps_ if ends else np.inf
-
-    def _warn_schedule_ended(self):
-        end = self._callback("lr_schedule").end
-        warnings.warn(
-            f"partial_fit did not train: the encoder has taken n_steps_="
-            f"{self.n_steps_} steps, the end of its training (max_steps="
-            f"{self.max_steps}, end of the {self.lr_schedule!r} learning-rate "
-            f"schedule: {end}); further steps would run at learning rate 0 or "
-            "past the cap. Call fit to train again, or stream into a clone with "
-            "a larger max_steps (or lr_schedule='constant').",
-            ConvergenceWarning,
-            stacklevel=4,  # the caller of partial_fit
-        )
 
     def _validate_X(self, X, *, reset):
         X = validate_data(self, X, reset=reset, dtype=[np.float64, np.float32])
@@ -591,7 +557,7 @@ class MultimodalContrastiveEncoder(
             p=self.p,
         )
         opt, opt_kwargs = _OPTIMIZERS[self.optimizer]
-        mean, std = _column_moments(X, rows)
+        mean, std = column_moments(X, rows)
         with seeded(seed, device):
             module = TwoTowerMLP(
                 self.split,
@@ -605,7 +571,7 @@ class MultimodalContrastiveEncoder(
             )
             if self.whiten_inputs:
                 module._set_whitening(
-                    mean, *_whitening_matrices(X, rows, self.split, mean, std)
+                    mean, *whitening_matrices(X, rows, self.split, mean, std)
                 )
             else:
                 module._set_moments(mean, std)
@@ -624,7 +590,7 @@ class MultimodalContrastiveEncoder(
                 **{f"optimizer__{k}": v for k, v in opt_kwargs.items()},
                 **self._net_params(),
             ).initialize()
-        self._seed = seed
+        self._seed_ = seed
         self.device_, self.batch_size_ = str(net.device), batch_size
         self.net_, self.history_ = net, net.history
         self.n_steps_ = 0
@@ -700,51 +666,13 @@ class MultimodalContrastiveEncoder(
         device = net.device  # a CPU fallback after unpickling is honoured
         per_epoch = len(batch_starts(len(rows), self.batch_size_))
         data = PairData(device_rows(X, device), rows, steps, valid_rows)
-        with seeded(self._seed + self.n_steps_, device):
+        with seeded(self._seed_ + self.n_steps_, device):
             net.partial_fit(data, epochs=math.ceil(steps / per_epoch))
         self.n_steps_ = self._callback("lr_schedule").step_
         self.temperature_ = net.criterion_.temperature
 
     def _callback(self, name):
         return dict(self.net_.callbacks_)[name]
-
-    def _snapshot(self):
-        """Everything a failed ``partial_fit`` must put back."""
-        net = self.net_
-        attrs = {k: v for k, v in vars(self).items() if k.endswith("_")}
-        states = copy.deepcopy(
-            (
-                net.module_.state_dict(),
-                net.criterion_.state_dict(),
-                net.optimizer_.state_dict(),
-                {name: cb.__dict__ for name, cb in self._stateful_callbacks()},
-            )
-        )
-        return attrs, states, len(net.history)
-
-    def _stateful_callbacks(self):
-        """The callbacks whose state a failed ``partial_fit`` must put back."""
-        return [
-            (name, cb)
-            for name, cb in self.net_.callbacks_
-            if name in ("lr_schedule", "weight_average")
-        ]
-
-    def _restore(self, snapshot):
-        attrs, (module, criterion, optimizer, callbacks), n_epochs = snapshot
-        self.__dict__.update(attrs)
-        net = self.net_
-        net.module_.load_state_dict(module)
-        net.criterion_.load_state_dict(criterion)
-        net.optimizer_.load_state_dict(optimizer)
-        for name, cb in self._stateful_callbacks():
-            cb.__dict__.update(callbacks[name])
-        del net.history[n_epochs:]
-
-    def _pop_fitted_state(self):
-        """Remove and return every fitted attribute (and the private seed)."""
-        names = [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]
-        return {k: self.__dict__.pop(k) for k in [*names, "_seed"] if k in vars(self)}
 
     def __setstate__(self, state):
         super().__setstate__(state)
@@ -814,20 +742,10 @@ class MultimodalContrastiveEncoder(
             )
         return self._encode(X_m, modality)
 
-    @torch.no_grad()
     def _encode(self, X_m, modality):
         module = self.net_.module_
-        module.eval()
         device = next(module.parameters()).device
-        parts = [
-            module.encode(
-                as_float_tensor(X_m[i : i + _TRANSFORM_CHUNK], device), modality
-            )
-            .cpu()
-            .numpy()
-            for i in range(0, len(X_m), _TRANSFORM_CHUNK)
-        ]
-        return np.concatenate(parts).astype(X_m.dtype, copy=False)
+        return encode(module, X_m, modality, device).astype(X_m.dtype, copy=False)
 
     def _encode_pairs(self, X):
         X = self._check_X(X, ensure_min_samples=2)
@@ -917,64 +835,7 @@ class MultimodalContrastiveEncoder(
         return tags
 
 
-def _raise_divergence(exc):
-    """Turn a diverged training run into a ValueError (after the rollback)."""
-    if isinstance(exc, DivergenceError):
-        raise ValueError(
-            f"Training diverged: {exc} The encoder keeps its state from before "
-            "this call."
-        ) from exc
-
-
 def _row_indices(n_samples):
     """``arange(n_samples)`` in the smallest integer type that holds it (the
     indices of a large memory-mapped ``X`` are themselves large)."""
     return np.arange(n_samples, dtype=np.int32 if n_samples < 2**31 else np.int64)
-
-
-def _column_moments(X, rows):
-    """Per-column mean and standard deviation (ddof=1) of ``X[rows]``.
-
-    Accumulated in float64 over chunks of rows by
-    :meth:`~sklearn.preprocessing.StandardScaler.partial_fit`, so a
-    memory-mapped ``X`` is never loaded or converted as a whole.
-    """
-    scaler = StandardScaler()
-    for start in range(0, len(rows), _CHUNK_ROWS):
-        scaler.partial_fit(
-            np.asarray(X[rows[start : start + _CHUNK_ROWS]], dtype=np.float64)
-        )
-    n = scaler.n_samples_seen_
-    return scaler.mean_, np.sqrt(scaler.var_ * n / max(n - 1, 1))
-
-
-# Floor on the eigenvalues of each modality's correlation matrix when
-# whitening: directions with less variance are amplified at most 1/sqrt(floor)
-# times, so near-constant combinations of features cannot blow up.
-_WHITENING_FLOOR = 1e-3
-
-
-def _whitening_matrices(X, rows, split, mean, std):
-    """ZCA whitening matrices of the two modalities of ``X[rows]``.
-
-    A second pass over chunks of rows accumulates each modality's correlation
-    matrix in float64 from the moments of :func:`_column_moments`; the matrix
-    of a modality maps centred inputs to whitened ones:
-    ``diag(1/std) V diag(max(λ, floor))^(-1/2) Vᵀ`` for the eigenpairs
-    ``(λ, V)`` of its correlation matrix.
-    """
-    std = np.where(std > 1e-12, std, 1.0)
-    blocks = (slice(0, split), slice(split, None))
-    cross = [np.zeros((len(mean[s]), len(mean[s]))) for s in blocks]
-    for start in range(0, len(rows), _CHUNK_ROWS):
-        Z = np.asarray(X[rows[start : start + _CHUNK_ROWS]], dtype=np.float64)
-        Z = (Z - mean) / std
-        for acc, s in zip(cross, blocks):
-            acc += Z[:, s].T @ Z[:, s]
-    matrices = []
-    for acc, s in zip(cross, blocks):
-        eigval, eigvec = np.linalg.eigh(acc / max(len(rows) - 1, 1))
-        eigval = np.maximum(eigval, _WHITENING_FLOOR)
-        zca = (eigvec / np.sqrt(eigval)) @ eigvec.T
-        matrices.append(zca / std[s][:, None])
-    return matrices

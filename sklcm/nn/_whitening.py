@@ -1,0 +1,88 @@
+"""Input whitening numerics of the towers: chunked moments and ZCA matrices."""
+# License: BSD 3 clause
+
+import numpy as np
+
+from ..utils._torch import CHUNK_ROWS
+
+# Floor on the eigenvalues of each modality's correlation matrix when
+# whitening: directions with less variance are amplified at most 1/sqrt(floor)
+# times, so near-constant combinations of features cannot blow up.
+_WHITENING_FLOOR = 1e-3
+
+
+def _chunks(X, rows):
+    """``X[rows]`` in float64, one block of ``CHUNK_ROWS`` rows at a time."""
+    for start in range(0, len(rows), CHUNK_ROWS):
+        yield np.asarray(X[rows[start : start + CHUNK_ROWS]], dtype=np.float64)
+
+
+def column_moments(X, rows):
+    """Per-column mean and standard deviation (ddof=1) of ``X[rows]``.
+
+    Accumulated in float64 over chunks of rows (the moments of each chunk
+    merged into the running ones), so a memory-mapped ``X`` is never loaded or
+    converted as a whole.
+
+    Parameters
+    ----------
+    X : ndarray or np.memmap of shape (n_samples, n_features)
+        The data.
+    rows : ndarray of int
+        Rows of ``X`` to use.
+
+    Returns
+    -------
+    mean, std : ndarray of shape (n_features,)
+        Column means and standard deviations.
+    """
+    n, mean, m2 = 0, 0.0, 0.0
+    for chunk in _chunks(X, rows):
+        k = len(chunk)
+        chunk_mean = chunk.mean(axis=0)
+        delta = chunk_mean - mean
+        mean = mean + delta * (k / (n + k))
+        m2 = m2 + ((chunk - chunk_mean) ** 2).sum(axis=0) + delta**2 * (n * k / (n + k))
+        n += k
+    return mean, np.sqrt(m2 / max(n - 1, 1))
+
+
+def whitening_matrices(X, rows, split, mean, std):
+    """ZCA whitening matrices of the two modalities of ``X[rows]``.
+
+    A pass over chunks of rows accumulates each modality's correlation matrix
+    in float64 from the moments of :func:`column_moments`; the matrix of a
+    modality maps centred inputs to whitened ones:
+    ``diag(1/std) V diag(max(λ, floor))^(-1/2) Vᵀ`` for the eigenpairs
+    ``(λ, V)`` of its correlation matrix.
+
+    Parameters
+    ----------
+    X : ndarray or np.memmap of shape (n_samples, n_features)
+        Stacked observations ``[x | t]``.
+    rows : ndarray of int
+        Rows of ``X`` to use.
+    split : int
+        Number of leading columns of modality x.
+    mean, std : ndarray of shape (n_features,)
+        Column moments of ``X[rows]``.
+
+    Returns
+    -------
+    matrix_x, matrix_t : ndarray of shape (n_features_m, n_features_m)
+        One whitening matrix per modality.
+    """
+    std = np.where(std > 1e-12, std, 1.0)
+    blocks = (slice(0, split), slice(split, None))
+    cross = [np.zeros((len(mean[s]), len(mean[s]))) for s in blocks]
+    for Z in _chunks(X, rows):
+        Z = (Z - mean) / std
+        for acc, s in zip(cross, blocks):
+            acc += Z[:, s].T @ Z[:, s]
+    matrices = []
+    for acc, s in zip(cross, blocks):
+        eigval, eigvec = np.linalg.eigh(acc / max(len(rows) - 1, 1))
+        eigval = np.maximum(eigval, _WHITENING_FLOOR)
+        zca = (eigvec / np.sqrt(eigval)) @ eigvec.T
+        matrices.append(zca / std[s][:, None])
+    return matrices
