@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, ProgressBar
 
 from ._net import encode
 from .metrics._retrieval import label_free_score
@@ -251,6 +251,32 @@ class ValidationMonitor(Callback):
             net.module_.load_state_dict(self._best_state[0])
             net.criterion_.load_state_dict(self._best_state[1])
         self._best_state = None  # a pickled net carries no second copy
+
+
+def make_callbacks(schedule, warmup, *, ema_decay, monitor, verbose, extra):
+    """The encoder's named callbacks, then copies of the user's ``extra`` ones.
+
+    ``schedule`` is ``(total_steps, decay)`` of :class:`WarmupCosineLR`;
+    ``monitor`` a :class:`ValidationMonitor` or None.
+    """
+    callbacks = [
+        ("lr_schedule", WarmupCosineLR(schedule[0], warmup, decay=schedule[1])),
+        ("stop_on_divergence", StopOnDivergence()),
+    ]
+    if ema_decay is not None:
+        callbacks.append(("weight_average", WeightAverage(ema_decay)))
+    if monitor is not None:
+        callbacks.append(("validation", monitor))
+    if verbose >= 2:
+        callbacks.append(("progress_bar", ProgressBar()))
+    for cb in extra or []:
+        if not isinstance(cb[1] if isinstance(cb, tuple) else cb, Callback):
+            raise TypeError(
+                "callbacks must hold skorch.callbacks.Callback instances or "
+                f"(name, callback) tuples, got {cb!r}."
+            )
+        callbacks.append(copy.deepcopy(cb))
+    return callbacks
 
 
 # callbacks whose state a failed ``partial_fit`` must put back

@@ -14,15 +14,8 @@ from sklearn.base import (
 )
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
-from skorch.callbacks import Callback, ProgressBar
 
-from ._callbacks import (
-    StopOnDivergence,
-    ValidationMonitor,
-    WarmupCosineLR,
-    WeightAverage,
-    fit_transaction,
-)
+from ._callbacks import ValidationMonitor, fit_transaction, make_callbacks
 from ._net import ContrastiveNet, PairData, batch_starts, device_rows, encode
 from .metrics._retrieval import LABEL_FREE_MIN_PAIRS, label_free_score
 from .nn import SymmetricInfoNCE, TwoTowerMLP
@@ -421,8 +414,10 @@ class MultimodalContrastiveEncoder(
             X = self._validate_X(X, reset=True)
             rng = check_random_state(self.random_state)
             seed = int(rng.randint(2**31 - 1))
-            train, valid = self._split_validation(len(X), rng)
-            batch_size = self._check_batch_size(len(train))
+            train, valid = _row_indices(len(X)), None
+            if self.early_stopping:
+                train, valid = _validation_split(len(X), self.validation_fraction, rng)
+            batch_size = _check_batch_size(self.batch_size, len(train))
             steps = self.max_epochs * len(batch_starts(len(train), batch_size))
             if self.max_steps is not None:
                 steps = min(steps, self.max_steps)
@@ -481,7 +476,7 @@ class MultimodalContrastiveEncoder(
                     X,
                     rows,
                     seed=seed,
-                    batch_size=self._check_batch_size(len(X)),
+                    batch_size=_check_batch_size(self.batch_size, len(X)),
                     schedule=(self.max_steps, decay),
                     validation=False,
                 )
@@ -515,26 +510,6 @@ class MultimodalContrastiveEncoder(
         check_split(self.split, n_features)
         return X
 
-    def _split_validation(self, n_samples, rng):
-        """Training and validation row indices (sorted); no validation rows
-        unless ``early_stopping``."""
-        if not self.early_stopping:
-            return _row_indices(n_samples), None
-        asked = int(np.ceil(self.validation_fraction * n_samples))
-        # the label-free score needs LABEL_FREE_MIN_PAIRS pairs: round 2 up
-        n_valid = max(asked, LABEL_FREE_MIN_PAIRS)
-        if asked < 2 or n_samples - n_valid < 2:
-            raise ValueError(
-                f"validation_fraction={self.validation_fraction} with n_samples="
-                f"{n_samples} asks for {asked} validation pairs and leaves "
-                f"{n_samples - n_valid} training pairs; early stopping needs at least "
-                f"2 validation pairs (then {LABEL_FREE_MIN_PAIRS} are held out, the "
-                "fewest the label-free score can use) and 2 training pairs. Pass more "
-                "pairs, another validation_fraction, or early_stopping=False."
-            )
-        order = rng.permutation(_row_indices(n_samples))
-        return np.sort(order[n_valid:]), np.sort(order[:n_valid])
-
     def _net_params(self):
         """Extra keyword arguments for ``_net_class`` (none here)."""
         return {}
@@ -548,8 +523,23 @@ class MultimodalContrastiveEncoder(
         Nothing is assigned to ``self`` before every step has succeeded.
         """
         device = resolve_device(self.device)
-        hidden = self._hidden_layer_sizes()
-        callbacks = self._callbacks(schedule, validation)
+        hidden = _check_hidden_layer_sizes(self.hidden_layer_sizes)
+        monitor = None
+        if validation:
+            monitor = ValidationMonitor(
+                self.n_iter_no_change,
+                self._similarity(),
+                self.p,
+                self._score_block_size,
+            )
+        callbacks = make_callbacks(
+            schedule,
+            self.warmup,
+            ema_decay=self.ema_decay,
+            monitor=monitor,
+            verbose=self.verbose,
+            extra=self.callbacks,
+        )
         criterion = SymmetricInfoNCE(
             self._temperature(),
             self.learn_temperature,
@@ -600,65 +590,6 @@ class MultimodalContrastiveEncoder(
         if self.temperature != "auto":
             return self.temperature
         return 0.2 if self.latent_space == "sphere" else 0.5
-
-    def _hidden_layer_sizes(self):
-        sizes = np.atleast_1d(np.asarray(self.hidden_layer_sizes))
-        if sizes.size == 0:
-            return ()  # a linear tower
-        if (
-            sizes.ndim != 1
-            or not np.issubdtype(sizes.dtype, np.integer)
-            or sizes.min() < 1
-        ):
-            raise ValueError(
-                "hidden_layer_sizes must be a sequence of positive ints (or () for "
-                f"a linear tower), got {self.hidden_layer_sizes!r}; e.g. "
-                "hidden_layer_sizes=(256, 256)."
-            )
-        return tuple(int(s) for s in sizes)
-
-    def _check_batch_size(self, n_samples):
-        if self.batch_size <= n_samples:
-            return self.batch_size
-        warnings.warn(
-            f"batch_size={self.batch_size} is larger than the {n_samples} training "
-            f"pairs; using batch_size={n_samples}. Pass a smaller batch_size to "
-            "silence this warning.",
-            UserWarning,
-            stacklevel=4,  # the caller of fit / partial_fit
-        )
-        return n_samples
-
-    def _callbacks(self, schedule, validation):
-        total_steps, decay = schedule
-        callbacks = [
-            ("lr_schedule", WarmupCosineLR(total_steps, self.warmup, decay=decay)),
-            ("stop_on_divergence", StopOnDivergence()),
-        ]
-        if self.ema_decay is not None:
-            callbacks.append(("weight_average", WeightAverage(self.ema_decay)))
-        if validation:
-            callbacks.append(
-                (
-                    "validation",
-                    ValidationMonitor(
-                        self.n_iter_no_change,
-                        self._similarity(),
-                        self.p,
-                        self._score_block_size,
-                    ),
-                )
-            )
-        if self.verbose >= 2:
-            callbacks.append(("progress_bar", ProgressBar()))
-        for cb in self.callbacks or []:
-            if not isinstance(cb[1] if isinstance(cb, tuple) else cb, Callback):
-                raise TypeError(
-                    "callbacks must hold skorch.callbacks.Callback instances or "
-                    f"(name, callback) tuples, got {cb!r}."
-                )
-            callbacks.append(copy.deepcopy(cb))
-        return callbacks
 
     def _train(self, X, rows, steps, valid_rows=None):
         """Take exactly ``steps`` optimiser steps over ``rows`` of ``X``."""
@@ -839,3 +770,49 @@ def _row_indices(n_samples):
     """``arange(n_samples)`` in the smallest integer type that holds it (the
     indices of a large memory-mapped ``X`` are themselves large)."""
     return np.arange(n_samples, dtype=np.int32 if n_samples < 2**31 else np.int64)
+
+
+def _check_hidden_layer_sizes(hidden_layer_sizes):
+    """``hidden_layer_sizes`` as a tuple of ints, or a clear error."""
+    sizes = np.atleast_1d(np.asarray(hidden_layer_sizes))
+    if sizes.size == 0:
+        return ()  # a linear tower
+    if sizes.ndim != 1 or not np.issubdtype(sizes.dtype, np.integer) or sizes.min() < 1:
+        raise ValueError(
+            "hidden_layer_sizes must be a sequence of positive ints (or () for "
+            f"a linear tower), got {hidden_layer_sizes!r}; e.g. "
+            "hidden_layer_sizes=(256, 256)."
+        )
+    return tuple(int(s) for s in sizes)
+
+
+def _check_batch_size(batch_size, n_samples):
+    """``batch_size``, reduced to ``n_samples`` (with a warning) when larger."""
+    if batch_size <= n_samples:
+        return batch_size
+    warnings.warn(
+        f"batch_size={batch_size} is larger than the {n_samples} training "
+        f"pairs; using batch_size={n_samples}. Pass a smaller batch_size to "
+        "silence this warning.",
+        UserWarning,
+        stacklevel=4,  # the caller of fit / partial_fit
+    )
+    return n_samples
+
+
+def _validation_split(n_samples, validation_fraction, rng):
+    """Training and validation row indices (sorted) for early stopping."""
+    asked = int(np.ceil(validation_fraction * n_samples))
+    # the label-free score needs LABEL_FREE_MIN_PAIRS pairs: round 2 up
+    n_valid = max(asked, LABEL_FREE_MIN_PAIRS)
+    if asked < 2 or n_samples - n_valid < 2:
+        raise ValueError(
+            f"validation_fraction={validation_fraction} with n_samples="
+            f"{n_samples} asks for {asked} validation pairs and leaves "
+            f"{n_samples - n_valid} training pairs; early stopping needs at least "
+            f"2 validation pairs (then {LABEL_FREE_MIN_PAIRS} are held out, the "
+            "fewest the label-free score can use) and 2 training pairs. Pass more "
+            "pairs, another validation_fraction, or early_stopping=False."
+        )
+    order = rng.permutation(_row_indices(n_samples))
+    return np.sort(order[n_valid:]), np.sort(order[:n_valid])

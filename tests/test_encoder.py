@@ -1,8 +1,12 @@
 """Tests of MultimodalContrastiveEncoder."""
 
+import ast
+import io
 import pickle
 import re
+import tokenize
 import warnings
+from pathlib import Path
 
 import joblib
 import numpy as np
@@ -17,6 +21,7 @@ from sklearn.pipeline import make_pipeline
 from skorch.callbacks import Callback
 from torch import nn
 
+import sklcm
 from sklcm import MultimodalContrastiveEncoder
 from sklcm._net import ContrastiveNet
 from sklcm.datasets import make_latent_partial_causal
@@ -685,3 +690,38 @@ def test_failed_partial_fit_restores_the_weight_average(data):
     np.testing.assert_array_equal(
         enc.partial_fit(X).transform(X), twin.partial_fit(X).transform(X)
     )
+
+
+def _class_code_lines(path, name):
+    """Lines of code of a class: docstrings, comments and blank lines aside."""
+    source = path.read_text()
+    cls = next(
+        node
+        for node in ast.parse(source).body
+        if isinstance(node, ast.ClassDef) and node.name == name
+    )
+    docstrings = set()
+    for node in ast.walk(cls):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            docstrings.update(range(body[0].lineno, body[0].end_lineno + 1))
+    skip = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT}
+    skip |= {tokenize.DEDENT, tokenize.ENDMARKER}
+    lines = set()
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        if tok.type not in skip:
+            lines.update(range(tok.start[0], tok.end[0] + 1))
+    body = set(range(cls.lineno, cls.end_lineno + 1))
+    return len((lines & body) - docstrings)
+
+
+def test_encoder_class_holds_parameters_fit_and_inference_only():
+    """The class stays small: helpers live in _callbacks, _net and nn."""
+    path = Path(sklcm.__file__).parent / "_encoder.py"
+    n_lines = _class_code_lines(path, "MultimodalContrastiveEncoder")
+    assert 100 < n_lines <= 350, n_lines
