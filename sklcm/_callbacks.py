@@ -11,7 +11,7 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 from skorch.callbacks import Callback, ProgressBar
 
-from ._net import encode
+from ._net import StopTraining, TrainingInterrupted, encode
 from .metrics._retrieval import label_free_score
 
 
@@ -244,7 +244,7 @@ class ValidationMonitor(Callback):
             return
         self._wait += 1
         if self._wait >= self.patience:
-            raise KeyboardInterrupt  # skorch's way to end training early
+            raise StopTraining  # skorch ends training quietly on it
 
     def on_train_end(self, net, **kwargs):
         if self._best_state is not None:
@@ -326,12 +326,16 @@ def fit_transaction(estimator, *, fresh):
     (a later ``partial_fit``) the net's weights, optimiser, stateful
     callbacks and history are snapshot and restored. A
     :class:`DivergenceError` is turned into a ``ValueError`` after the
-    rollback.
+    rollback. A :class:`TrainingInterrupted` (a user's ``KeyboardInterrupt``
+    during the optimiser steps) is re-raised without a rollback: the partly
+    trained state is kept.
     """
     fitted = not fresh and hasattr(estimator, "net_")
     saved = _snapshot(estimator) if fitted else _pop_fitted_state(estimator)
     try:
         yield
+    except TrainingInterrupted:
+        raise
     except BaseException as exc:
         if fitted:
             _restore(estimator, saved)

@@ -258,7 +258,13 @@ class MultimodalContrastiveEncoder(
     a :class:`numpy.memmap`.
 
     A call to :meth:`fit` or :meth:`partial_fit` that raises leaves the
-    encoder exactly as it was before the call.
+    encoder exactly as it was before the call, with one exception: a
+    ``KeyboardInterrupt`` (e.g. Ctrl-C) while the optimiser steps run ends
+    training after the current step and is re-raised, and the encoder keeps
+    the partly trained model, fitted and usable: ``n_steps_`` and
+    ``history_`` say how far it got (with ``ema_decay`` it holds the
+    averaged weights, with ``early_stopping`` the best epoch so far). An
+    interrupt before the first step leaves the encoder as it was.
 
     References
     ----------
@@ -429,10 +435,14 @@ class MultimodalContrastiveEncoder(
                 schedule=(steps, self.lr_schedule),
                 validation=valid is not None,
             )
-            self._train(X, train, steps, valid)
-        self.n_iter_ = len(self.history_)
-        if valid is not None:
-            self.best_validation_score_ = self._callback("validation").best_score_
+            try:
+                self._train(X, train, steps, valid)
+            finally:  # also after an interrupt: the partly trained model is kept
+                self.n_iter_ = len(self.history_)
+                if valid is not None:
+                    self.best_validation_score_ = self._callback(
+                        "validation"
+                    ).best_score_
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -489,8 +499,10 @@ class MultimodalContrastiveEncoder(
             if steps <= 0:
                 schedule.warn_ended(self.max_steps)
                 return self
-            self._train(X, rows, steps)
-        self.n_iter_ += 1
+            try:
+                self._train(X, rows, steps)
+            finally:  # also after an interrupt: the partly trained model is kept
+                self.n_iter_ += 1
         return self
 
     def _validate_X(self, X, *, reset):
@@ -597,10 +609,12 @@ class MultimodalContrastiveEncoder(
         device = net.device  # a CPU fallback after unpickling is honoured
         per_epoch = len(batch_starts(len(rows), self.batch_size_))
         data = PairData(device_rows(X, device), rows, steps, valid_rows)
-        with seeded(self._seed_ + self.n_steps_, device):
-            net.partial_fit(data, epochs=math.ceil(steps / per_epoch))
-        self.n_steps_ = self._callback("lr_schedule").step_
-        self.temperature_ = net.criterion_.temperature
+        try:
+            with seeded(self._seed_ + self.n_steps_, device):
+                net.partial_fit(data, epochs=math.ceil(steps / per_epoch))
+        finally:
+            self.n_steps_ = self._callback("lr_schedule").step_
+            self.temperature_ = net.criterion_.temperature
 
     def _callback(self, name):
         return dict(self.net_.callbacks_)[name]

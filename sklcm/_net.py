@@ -126,15 +126,49 @@ class _PairBatches:
             yield data.rows(np.sort(order[start : start + bs]), self.device), None
 
 
+class StopTraining(KeyboardInterrupt):
+    """Raised by a callback to end training early (skorch's signal for it);
+    :class:`ContrastiveNet` tells it apart from a user's interrupt."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """A ``KeyboardInterrupt`` (e.g. Ctrl-C) stopped training; the net holds
+    the partly trained state (``on_train_end`` has run)."""
+
+
 class ContrastiveNet(NeuralNet):
     """skorch ``NeuralNet`` whose module returns ``(z_x, z_t)`` and whose loss
-    ignores targets; batches are gathered from a :class:`PairData`."""
+    ignores targets; batches are gathered from a :class:`PairData`.
+
+    skorch ends training quietly on any ``KeyboardInterrupt``; this net does
+    so only for :class:`StopTraining` and re-raises any other interrupt as
+    :class:`TrainingInterrupted`, after ``on_train_end``.
+    """
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         return self.criterion_(*y_pred)
 
     def get_iterator(self, dataset, training=False):
         return _PairBatches(dataset, self.batch_size, self.device)
+
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        try:
+            return super().fit_loop(X, y, epochs=epochs, **fit_params)
+        except StopTraining:
+            raise
+        except KeyboardInterrupt as exc:
+            self._interrupt = exc
+            raise
+
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
+        self._interrupt = None
+        super().partial_fit(X, y, classes=classes, **fit_params)
+        interrupt, self._interrupt = self._interrupt, None
+        if interrupt is not None:
+            raise TrainingInterrupted(
+                f"training interrupted after {len(self.history)} epoch(s)"
+            ) from interrupt
+        return self
 
 
 @torch.no_grad()

@@ -725,3 +725,29 @@ def test_encoder_class_holds_parameters_fit_and_inference_only():
     path = Path(sklcm.__file__).parent / "_encoder.py"
     n_lines = _class_code_lines(path, "MultimodalContrastiveEncoder")
     assert 100 < n_lines <= 350, n_lines
+
+
+class _CtrlC(Callback):
+    """Press Ctrl-C at the end of a given training step."""
+
+    def __init__(self, step):
+        self.step = step
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        if training and dict(net.callbacks_)["lr_schedule"].step_ == self.step:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_ctrl_c_is_re_raised_and_keeps_the_partly_trained_model(data, method):
+    X, _, split = data
+    enc = _enc(split, callbacks=[_CtrlC(step=3)], ema_decay=0.9)
+    with pytest.raises(KeyboardInterrupt):
+        getattr(enc, method)(X)
+    # the partly trained model is kept, says how far it got, and is usable
+    assert enc.n_steps_ == 3 and len(enc.history_) == 1
+    assert enc.n_iter_ == 1
+    assert np.isfinite(enc.transform(X)).all()
+    assert dict(enc.net_.callbacks_)["weight_average"].raw_ is not None
+    # training goes on from there
+    assert enc.partial_fit(X).n_steps_ > 3
