@@ -176,6 +176,12 @@ class WeightAverage(Callback):
     def on_train_end(self, net, **kwargs):
         self.on_epoch_end(net)  # an epoch cut short by Ctrl-C
 
+    def restart(self, net):
+        """Average from the module's current weights, which training goes on
+        from (e.g. the best epoch restored by early stopping)."""
+        self.average_ = self._clone(net)
+        self.raw_ = None
+
     def __getstate__(self):  # tensors travel on the CPU (see skorch's pickling)
         state = self.__dict__.copy()
         for key in ("average_", "raw_"):
@@ -191,8 +197,10 @@ class ValidationMonitor(Callback):
     held-out pairs (``dataset_train.valid_indices``), recorded as ``valid_score`` in
     the history. Training stops after ``patience`` epochs without an
     improvement of more than ``tol``; the module and criterion weights of the
-    best epoch are restored at the end of training. Holds no data and no
-    function objects, so a net carrying it pickles.
+    best epoch are restored at the end of training, and a
+    :class:`WeightAverage` restarts from them, so that a later ``partial_fit``
+    goes on from the best epoch. Holds no data and no function objects, so a
+    net carrying it pickles.
 
     Parameters
     ----------
@@ -250,6 +258,9 @@ class ValidationMonitor(Callback):
         if self._best_state is not None:
             net.module_.load_state_dict(self._best_state[0])
             net.criterion_.load_state_dict(self._best_state[1])
+            for _, cb in net.callbacks_:  # a later partial_fit goes on from here
+                if isinstance(cb, WeightAverage):
+                    cb.restart(net)
         self._best_state = None  # a pickled net carries no second copy
 
 

@@ -166,8 +166,27 @@ def test_learn_temperature_raises_a_too_small_temperature(data, temperature):
     assert learned.temperature_ > 1.03 * temperature
 
 
-def test_early_stopping_restores_the_best_validation_epoch(data):
-    X, _, split = data
+@pytest.fixture(scope="module")
+def many():
+    """Enough pairs for 300 validation pairs: more than one 256-pair block."""
+    X, z, info = make_latent_partial_causal(
+        3000, n_latents=3, random_state=0, return_info=True
+    )
+    return X, z, info.split
+
+
+def _validation_rows(n_samples, fraction=0.1, random_state=0):
+    """The validation rows fit draws (after the weight-initialisation seed)."""
+    rng = np.random.RandomState(random_state)
+    rng.randint(2**31 - 1)
+    n_valid = int(np.ceil(fraction * n_samples))
+    return np.sort(rng.permutation(n_samples)[:n_valid])
+
+
+def test_early_stopping_restores_the_best_validation_epoch(many):
+    X, _, split = many
+    valid = _validation_rows(len(X))
+    assert len(valid) == 300  # two blocks of the label-free score
     enc = _enc(split, max_epochs=60, early_stopping=True, n_iter_no_change=3).fit(X)
     curve = enc.history_[:, "valid_score"]
     assert enc.n_iter_ == len(curve) < 60
@@ -175,11 +194,30 @@ def test_early_stopping_restores_the_best_validation_epoch(data):
     # stopped n_iter_no_change epochs after the best one, kept its score
     assert len(curve) == best + 1 + 3
     assert enc.best_validation_score_ == curve[best]
+    assert curve[-1] != curve[best]  # the last epoch's weights were not the best
     # the restored weights give the best score on the held-out pairs again
-    rng = np.random.RandomState(0)
-    rng.randint(2**31 - 1)
-    valid = np.sort(rng.permutation(len(X))[: int(np.ceil(0.1 * len(X)))])
     assert enc.score(X[valid]) == pytest.approx(curve[best])
+    assert enc.score(X[valid]) != pytest.approx(curve[-1])
+
+
+def test_early_stopping_with_weight_average_goes_on_from_the_best_epoch(many):
+    X, _, split = many
+    params = dict(max_epochs=60, early_stopping=True, n_iter_no_change=2)
+    plain = _enc(split, **params).fit(X)
+    # ema_decay=0: the average is the last raw weights, so both encoders
+    # train the same weights and restore the same best epoch...
+    ema = _enc(split, ema_decay=0.0, **params).fit(X)
+    curve = plain.history_[:, "valid_score"]
+    assert ema.history_[:, "valid_score"] == curve
+    assert np.argmax(curve) < len(curve) - 1  # the best epoch is not the last
+    np.testing.assert_allclose(ema.transform(X), plain.transform(X), atol=1e-6)
+    # ...and a later partial_fit goes on from that best epoch in both
+    chunk = X[:640]
+    np.testing.assert_allclose(
+        ema.partial_fit(chunk).transform(X),
+        plain.partial_fit(chunk).transform(X),
+        atol=1e-5,
+    )
 
 
 def test_early_stopping_split_is_seeded_and_sized(data):
@@ -646,7 +684,7 @@ def test_whiten_inputs_decorrelates_each_modality_and_bounds_the_gain(data):
         cov = np.cov(_tower_inputs(enc, X[:, cols], modality), rowvar=False)
         np.testing.assert_allclose(cov, np.eye(len(cov)), atol=1e-3)
     # an exact copy of a column leaves a zero-variance direction: its gain is
-    # floored (eigenvalue 1e-3 of the correlation matrix), never infinite
+    # 0 (small but real variances are floored at 1e-3), never infinite
     X = np.hstack([x, x[:, :1], X[:, split:]])
     enc = _enc(split + 1, whiten_inputs=True).fit(X)
     Y = _tower_inputs(enc, X[:, : split + 1], "x")
@@ -751,3 +789,22 @@ def test_ctrl_c_is_re_raised_and_keeps_the_partly_trained_model(data, method):
     assert dict(enc.net_.callbacks_)["weight_average"].raw_ is not None
     # training goes on from there
     assert enc.partial_fit(X).n_steps_ > 3
+
+
+def test_whiten_inputs_never_amplifies_a_column_constant_in_training(data):
+    X, _, split = data
+    X = X.copy()
+    X[:, 1] = 3.0  # constant (and non-zero) in training, like a border pixel
+    enc = _enc(split, whiten_inputs=True).fit(X)
+    x = X[:, :split]
+    moved = x.copy()
+    shift = np.array([1.0, -5.0])
+    moved[:2, 1] += shift  # a few test rows where it is not constant
+    delta = _tower_inputs(enc, moved, "x") - _tower_inputs(enc, x, "x")
+    # gain at most 1 along the direction seen as constant (31.6 on the base)
+    assert np.all(np.linalg.norm(delta[:2], axis=1) <= np.abs(shift) + 1e-6)
+    np.testing.assert_array_equal(delta[2:], 0)
+    # the varying columns are still whitened (unit covariance)
+    cov = np.cov(_tower_inputs(enc, x, "x"), rowvar=False)
+    varying = np.linalg.eigvalsh(cov)[1:]
+    np.testing.assert_allclose(varying, 1, atol=1e-3)

@@ -9,6 +9,10 @@ from ..utils._torch import CHUNK_ROWS
 # whitening: directions with less variance are amplified at most 1/sqrt(floor)
 # times, so near-constant combinations of features cannot blow up.
 _WHITENING_FLOOR = 1e-3
+# Eigenvalues at most this fraction of the largest (rounding noise) mark
+# directions with no variance at all in the training rows: constant columns,
+# exact linear dependencies. Their gain is 0, not 1/sqrt(floor).
+_ZERO_VARIANCE_RTOL = 1e-10
 
 
 def _chunks(X, rows):
@@ -53,8 +57,13 @@ def whitening_matrices(X, rows, split, mean, std):
     A pass over chunks of rows accumulates each modality's correlation matrix
     in float64 from the moments of :func:`column_moments`; the matrix of a
     modality maps centred inputs to whitened ones:
-    ``diag(1/std) V diag(max(λ, floor))^(-1/2) Vᵀ`` for the eigenpairs
-    ``(λ, V)`` of its correlation matrix.
+    ``diag(1/std) V diag(g) Vᵀ`` for the eigenpairs ``(λ, V)`` of its
+    correlation matrix, with gain ``g = max(λ, floor)^(-1/2)`` on directions
+    that vary in the training rows and ``g = 0`` on those that do not
+    (``λ`` at rounding level: constant columns, whose ``std`` is taken as 1,
+    and exact linear dependencies). A direction constant in training carries
+    no signal the towers could learn from, so inputs that later move along it
+    are never amplified.
 
     Parameters
     ----------
@@ -82,7 +91,8 @@ def whitening_matrices(X, rows, split, mean, std):
     matrices = []
     for acc, s in zip(cross, blocks):
         eigval, eigvec = np.linalg.eigh(acc / max(len(rows) - 1, 1))
-        eigval = np.maximum(eigval, _WHITENING_FLOOR)
-        zca = (eigvec / np.sqrt(eigval)) @ eigvec.T
+        varies = eigval > _ZERO_VARIANCE_RTOL * max(eigval.max(), 1.0)
+        gain = np.where(varies, 1 / np.sqrt(np.maximum(eigval, _WHITENING_FLOOR)), 0)
+        zca = (eigvec * gain) @ eigvec.T
         matrices.append(zca / std[s][:, None])
     return matrices
