@@ -19,7 +19,7 @@ from ._callbacks import ValidationMonitor, fit_transaction, make_callbacks
 from ._net import ContrastiveNet, PairData, batch_starts, device_rows, encode
 from .metrics._retrieval import LABEL_FREE_MIN_PAIRS, label_free_score
 from .nn import SymmetricInfoNCE, TwoTowerMLP
-from .nn._whitening import column_moments, whitening_matrices
+from .nn._whitening import set_input_statistics
 from .utils._param_validation import (
     Integral,
     Interval,
@@ -82,10 +82,11 @@ class MultimodalContrastiveEncoder(
     learn_temperature : bool, default=False
         Whether to train :math:`\log\tau` jointly with the towers.
 
-    hidden_layer_sizes : tuple of int, default=(256, 256, 256)
+    hidden_layer_sizes : int or tuple of int, default=(256, 256, 256)
         Hidden layer widths of each tower, as in
-        :class:`~sklearn.neural_network.MLPRegressor`. ``()`` makes each tower
-        linear (one affine map before the output head).
+        :class:`~sklearn.neural_network.MLPRegressor`: an int is one hidden
+        layer of that width. ``()`` makes each tower linear (one affine map
+        before the output head).
 
     activation : str, default="leaky_relu"
         Hidden activation: one of "leaky_relu" (slope 0.01), "relu", "gelu",
@@ -175,7 +176,7 @@ class MultimodalContrastiveEncoder(
         Whether :meth:`fit` sets aside ``validation_fraction`` of the pairs
         (drawn with ``random_state``; at least 3) and stops when their score
         (see :meth:`score`: cross-view neighbour agreement, comparable across
-        temperatures) has not improved by more than 1e-4 for
+        temperatures) has not improved by more than ``tol`` for
         ``n_iter_no_change`` epochs. The weights of the best epoch are
         restored. Ignored by :meth:`partial_fit`.
 
@@ -186,6 +187,12 @@ class MultimodalContrastiveEncoder(
     n_iter_no_change : int, default=10
         Epochs without improvement of the validation score before stopping.
         Only used when ``early_stopping=True``.
+
+    tol : float, default=1e-4
+        Smallest rise of the validation score (a fraction of shared
+        neighbours, in [0, 1]) that counts as an improvement for early
+        stopping, as in :class:`~sklearn.neural_network.MLPClassifier`. Only
+        used when ``early_stopping=True``.
 
     callbacks : list of skorch callbacks, default=None
         Extra :mod:`skorch.callbacks` added to the net, as instances or
@@ -300,7 +307,10 @@ class MultimodalContrastiveEncoder(
             StrOptions({"auto"}),
         ],
         "learn_temperature": ["boolean"],
-        "hidden_layer_sizes": ["array-like"],
+        "hidden_layer_sizes": [
+            Interval(Integral, 1, None, closed="left"),
+            "array-like",
+        ],
         "activation": [
             StrOptions({"leaky_relu", "relu", "gelu", "silu", "elu", "tanh"})
         ],
@@ -319,6 +329,7 @@ class MultimodalContrastiveEncoder(
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
         "callbacks": [list, None],
         "verbose": ["verbose"],
         "device": [str, torch.device],
@@ -359,6 +370,7 @@ class MultimodalContrastiveEncoder(
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
+        tol=1e-4,
         callbacks=None,
         verbose=0,
         device="auto",
@@ -388,6 +400,7 @@ class MultimodalContrastiveEncoder(
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
         self.callbacks = callbacks
         self.verbose = verbose
         self.device = device
@@ -546,6 +559,7 @@ class MultimodalContrastiveEncoder(
                 self._similarity(),
                 self.p,
                 self._score_block_size,
+                self.tol,
             )
         callbacks = make_callbacks(
             schedule,
@@ -562,7 +576,6 @@ class MultimodalContrastiveEncoder(
             p=self.p,
         )
         opt, opt_kwargs = _OPTIMIZERS[self.optimizer]
-        mean, std = column_moments(X, rows)
         with seeded(seed, device):
             module = TwoTowerMLP(
                 self.split,
@@ -574,12 +587,7 @@ class MultimodalContrastiveEncoder(
                 layer_norm=self.layer_norm,
                 box_squash=self.box_squash,
             )
-            if self.whiten_inputs:
-                module._set_whitening(
-                    mean, *whitening_matrices(X, rows, self.split, mean, std)
-                )
-            else:
-                module._set_moments(mean, std)
+            set_input_statistics(module, X, rows, whiten=self.whiten_inputs)
             net = self._net_class(
                 module,
                 criterion,
@@ -769,6 +777,33 @@ class MultimodalContrastiveEncoder(
             for s in batch_starts(len(z_x), bs)
         ]
         return float(np.mean(losses))
+
+    def get_feature_names_out(self, input_features=None):
+        """Get output feature names for transformation.
+
+        ``multimodalcontrastiveencoder0``, ``...1``, ...; with
+        ``representation="both"`` the x and t columns are told apart:
+        ``multimodalcontrastiveencoder_x0``, ..., then
+        ``multimodalcontrastiveencoder_t0``, ...
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Only checked against the features seen in :meth:`fit`.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+            Transformed feature names.
+        """
+        names = super().get_feature_names_out(input_features)
+        if self.representation == "both":  # prefix0 -> prefix_x0, prefix_t0
+            k, prefix = self.n_components, type(self).__name__.lower()
+            names = np.asarray(
+                [f"{prefix}_{m}{i % k}" for i, m in enumerate("x" * k + "t" * k)],
+                object,
+            )
+        return names
 
     @property
     def _n_features_out(self):

@@ -334,6 +334,8 @@ BAD_INPUT = [
     (dict(split=2, device="cuda:0"), ValueError, "CUDA is not available"),
     (dict(split=2, device="gpu"), ValueError, "device='gpu' is not a torch device"),
     (dict(split=2, hidden_layer_sizes=(8, 1.5)), ValueError, "hidden_layer_sizes"),
+    (dict(split=2, hidden_layer_sizes=0), ValueError, "hidden_layer_sizes"),
+    (dict(split=2, tol=-1e-4), ValueError, "tol"),
 ]
 
 
@@ -492,7 +494,8 @@ def test_set_output_pandas(data):
     enc = _enc(split, representation="both").set_output(transform="pandas").fit(X)
     out = enc.transform(X)
     assert isinstance(out, pd.DataFrame)
-    assert list(out.columns) == [f"multimodalcontrastiveencoder{i}" for i in range(6)]
+    prefix = "multimodalcontrastiveencoder"
+    assert list(out.columns) == [f"{prefix}_{m}{i}" for m in "xt" for i in range(3)]
 
 
 def test_pipeline_and_grid_search_with_identifiability_scorer(data):
@@ -808,3 +811,32 @@ def test_whiten_inputs_never_amplifies_a_column_constant_in_training(data):
     cov = np.cov(_tower_inputs(enc, x, "x"), rowvar=False)
     varying = np.linalg.eigvalsh(cov)[1:]
     np.testing.assert_allclose(varying, 1, atol=1e-3)
+
+
+def test_hidden_layer_sizes_int_is_one_hidden_layer(data):
+    X, _, split = data
+    one = _enc(split, hidden_layer_sizes=16).fit(X)
+    np.testing.assert_array_equal(
+        one.transform(X), _enc(split, hidden_layer_sizes=(16,)).fit(X).transform(X)
+    )
+    assert one.get_params()["hidden_layer_sizes"] == 16  # stored unchanged
+
+
+def test_feature_names_tell_the_two_views_apart(data):
+    X, _, split = data
+    enc = _enc(split, representation="both").fit(X)
+    names = enc.get_feature_names_out()
+    prefix = "multimodalcontrastiveencoder"
+    assert list(names) == [f"{prefix}_{m}{i}" for m in "xt" for i in range(3)]
+    names_x = _enc(split).fit(X).get_feature_names_out()
+    assert list(names_x) == [f"{prefix}{i}" for i in range(3)]
+
+
+def test_early_stopping_tol_is_the_rise_that_counts(data):
+    X, _, split = data
+    params = dict(max_epochs=20, early_stopping=True, n_iter_no_change=2)
+    # no rise of the score (a fraction in [0, 1]) exceeds tol=1: the first
+    # epoch is the best and training stops n_iter_no_change epochs later
+    enc = _enc(split, tol=1.0, **params).fit(X)
+    assert enc.history_[:, "valid_score_best"] == [True, False, False]
+    assert enc.n_iter_ == 3

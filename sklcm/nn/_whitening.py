@@ -96,3 +96,18 @@ def whitening_matrices(X, rows, split, mean, std):
         zca = (eigvec * gain) @ eigvec.T
         matrices.append(zca / std[s][:, None])
     return matrices
+
+
+def set_input_statistics(module, X, rows, *, whiten):
+    """Store the input statistics of ``X[rows]`` in a :class:`TwoTowerMLP`.
+
+    Per-feature means and standard deviations, or with ``whiten=True`` the
+    means and one whitening matrix per modality (:func:`whitening_matrices`).
+    """
+    mean, std = column_moments(X, rows)
+    if whiten:
+        module._set_whitening(
+            mean, *whitening_matrices(X, rows, module.split, mean, std)
+        )
+    else:
+        module._set_moments(mean, std)
