@@ -290,8 +290,46 @@ def make_callbacks(schedule, warmup, *, ema_decay, monitor, verbose, extra):
     return callbacks
 
 
-# callbacks whose state a failed ``partial_fit`` must put back
+def retune(net, *, lr, weight_decay, ema_decay, temperature, verbose):
+    """Apply new training hyper-parameters to an initialised net.
+
+    The learning-rate schedule keeps its shape around the new peak ``lr``;
+    ``ema_decay=None`` drops the :class:`WeightAverage` (the module gets the
+    raw weights back), a value adds one (averaging from the current weights)
+    or changes its decay; ``temperature=None`` leaves the criterion as it is.
+    """
+    net.lr, net.verbose = lr, verbose
+    groups = net.optimizer_.param_groups
+    schedule = dict(net.callbacks_)["lr_schedule"]
+    if schedule.base_lrs_ is not None:
+        schedule.base_lrs_ = [lr] * len(groups)
+    for group in groups:
+        group["weight_decay"] = weight_decay
+        if schedule.base_lrs_ is None:
+            group["lr"] = lr
+    _retune_average(net, ema_decay)
+    if temperature is not None:
+        with torch.no_grad():
+            net.criterion_.log_temperature.fill_(math.log(temperature))
+
+
+def _retune_average(net, ema_decay):
+    names = [name for name, _ in net.callbacks_]
+    if "weight_average" in names:
+        average = net.callbacks_[names.index("weight_average")][1]
+        if ema_decay is not None:
+            average.decay = ema_decay
+            return
+        average.on_epoch_begin(net)  # the module gets the raw weights back
+        del net.callbacks_[names.index("weight_average")]
+    elif ema_decay is not None:
+        net.callbacks_.append(("weight_average", WeightAverage(ema_decay).initialize()))
+
+
+# callbacks whose state a failed ``partial_fit`` must put back, and the net
+# attributes it may change (see ``retune``)
 _STATEFUL_CALLBACKS = ("lr_schedule", "weight_average")
+_NET_ATTRS = ("lr", "batch_size", "verbose", "callbacks_")
 
 
 def _snapshot(estimator):
@@ -306,13 +344,16 @@ def _snapshot(estimator):
             {n: cb.__dict__ for n, cb in net.callbacks_ if n in _STATEFUL_CALLBACKS},
         )
     )
-    return attrs, states, len(net.history)
+    plain = {k: copy.copy(getattr(net, k)) for k in _NET_ATTRS}
+    return attrs, states, len(net.history), plain
 
 
 def _restore(estimator, snapshot):
-    attrs, (module, criterion, optimizer, callbacks), n_epochs = snapshot
+    attrs, (module, criterion, optimizer, callbacks), n_epochs, plain = snapshot
     estimator.__dict__.update(attrs)
     net = estimator.net_
+    for key, value in plain.items():
+        setattr(net, key, value)
     net.module_.load_state_dict(module)
     net.criterion_.load_state_dict(criterion)
     net.optimizer_.load_state_dict(optimizer)

@@ -15,7 +15,7 @@ from sklearn.base import (
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from ._callbacks import ValidationMonitor, fit_transaction, make_callbacks
+from ._callbacks import ValidationMonitor, fit_transaction, make_callbacks, retune
 from ._net import ContrastiveNet, PairData, batch_starts, device_rows, encode
 from .metrics._retrieval import LABEL_FREE_MIN_PAIRS, label_free_score
 from .nn import SymmetricInfoNCE, TwoTowerMLP
@@ -479,6 +479,29 @@ class MultimodalContrastiveEncoder(
         With ``lr_schedule="constant"`` and ``max_steps=None`` there is no
         end. ``early_stopping`` is ignored here.
 
+        Parameters changed with :meth:`set_params` since the encoder was
+        fitted are applied at the start of the call (before the end-of-schedule
+        check), as far as the trained model allows:
+
+        - applied: ``lr`` (the schedule's peak rate), ``weight_decay``,
+          ``batch_size`` (reduced to the chunk with a warning when larger),
+          ``ema_decay`` (``None`` drops the average: from then on the raw
+          weights are trained and used; a value starts an average from the
+          current weights or changes its decay), ``temperature`` (when
+          ``learn_temperature=False``), ``max_steps`` (the cap on the total
+          steps; the schedule keeps the length it was built with),
+          ``verbose`` (the per-epoch log; a progress bar is not added or
+          removed) and ``representation``;
+        - ignored here (read by :meth:`fit` only): ``max_epochs``,
+          ``early_stopping``, ``validation_fraction``, ``n_iter_no_change``,
+          ``tol`` and ``random_state``;
+        - any other change (the towers, the geometry, the optimiser, the
+          schedule's shape, ``callbacks``, ``device``, or ``temperature``
+          with ``learn_temperature=True``) raises a ``ValueError``: call
+          :meth:`fit` to train anew with them.
+
+        Until then :meth:`transform` uses the model as it was trained.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
@@ -495,6 +518,8 @@ class MultimodalContrastiveEncoder(
         with fit_transaction(self, fresh=False):
             X = self._validate_X(X, reset=first)
             rows = _row_indices(len(X))
+            if not first:
+                _apply_set_params(self, len(X))
             if first:
                 seed = int(check_random_state(self.random_state).randint(2**31 - 1))
                 decay = self.lr_schedule if self.max_steps is not None else "constant"
@@ -603,7 +628,7 @@ class MultimodalContrastiveEncoder(
                 **{f"optimizer__{k}": v for k, v in opt_kwargs.items()},
                 **self._net_params(),
             ).initialize()
-        self._seed_ = seed
+        self._seed_, self._trained_params_ = seed, self.get_params(deep=False)
         self.device_, self.batch_size_ = str(net.device), batch_size
         self.net_, self.history_ = net, net.history
         self.n_steps_ = 0
@@ -868,3 +893,50 @@ def _validation_split(n_samples, validation_fraction, rng):
         )
     order = rng.permutation(_row_indices(n_samples))
     return np.sort(order[n_valid:]), np.sort(order[:n_valid])
+
+
+# What partial_fit does with parameters changed by set_params after a fit:
+# these it applies to the trained model (see _apply_set_params) ...
+_LIVE_PARAMS = frozenset(
+    {"lr", "weight_decay", "batch_size", "ema_decay", "temperature", "max_steps"}
+    | {"verbose", "representation"}
+)
+# ... these only fit reads; any other change needs a refit.
+_FIT_ONLY_PARAMS = frozenset(
+    {"max_epochs", "early_stopping", "validation_fraction", "n_iter_no_change"}
+    | {"tol", "random_state"}
+)
+
+
+def _apply_set_params(encoder, n_samples):
+    """Apply to a fitted ``encoder`` the parameters changed by ``set_params``
+    since it was fitted, or raise for those that need a refit."""
+    trained, params = encoder._trained_params_, encoder.get_params(deep=False)
+    changed = {k for k, v in params.items() if repr(v) != repr(trained[k])}
+    refit = sorted(changed - _LIVE_PARAMS - _FIT_ONLY_PARAMS)
+    if "temperature" in changed and encoder.learn_temperature:
+        refit.append("temperature")  # the learned value is part of the model
+    if refit:
+        was = ", ".join(f"{k}={trained[k]!r}" for k in refit)
+        raise ValueError(
+            f"set_params changed {refit} since the encoder was fitted (with {was}); "
+            "partial_fit cannot apply them to the trained model. Call fit to "
+            "train anew with them, or set them back."
+        )
+    net = encoder.net_
+    if "batch_size" in changed:
+        encoder.batch_size_ = _check_batch_size(encoder.batch_size, n_samples)
+        net.batch_size = encoder.batch_size_
+    temperature = None
+    if "temperature" in changed:
+        temperature = encoder._temperature()
+    retune(
+        net,
+        lr=encoder.lr,
+        weight_decay=encoder.weight_decay,
+        ema_decay=encoder.ema_decay,
+        temperature=temperature,
+        verbose=encoder.verbose,
+    )
+    encoder.temperature_ = net.criterion_.temperature
+    encoder._trained_params_ = params

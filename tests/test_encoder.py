@@ -840,3 +840,112 @@ def test_early_stopping_tol_is_the_rise_that_counts(data):
     enc = _enc(split, tol=1.0, **params).fit(X)
     assert enc.history_[:, "valid_score_best"] == [True, False, False]
     assert enc.n_iter_ == 3
+
+
+def _streamed(split, X, **params):
+    """An encoder after one partial_fit on the first half of X."""
+    params = {"warmup": 1, "lr_schedule": "constant", **params}
+    return _enc(split, **params).partial_fit(X[:150])
+
+
+def test_set_params_between_partial_fits_applies_lr_batch_size_temperature(data):
+    X, _, split = data
+    enc = _streamed(split, X).set_params(lr=1e-4, batch_size=32, temperature=0.5)
+    steps = enc.n_steps_
+    enc.partial_fit(X[150:])
+    assert enc.net_.optimizer_.param_groups[0]["lr"] == pytest.approx(1e-4)
+    # 150 pairs in batches of 32: four full ones and a last one of 22
+    assert enc.batch_size_ == 32 and enc.n_steps_ - steps == 5
+    assert enc.temperature_ == pytest.approx(0.5)
+    assert enc.net_.criterion_.temperature == pytest.approx(0.5)
+    # the applied values stick: a pickle trains on exactly as the original
+    twin = pickle.loads(pickle.dumps(enc))
+    np.testing.assert_array_equal(
+        enc.partial_fit(X[:150]).transform(X), twin.partial_fit(X[:150]).transform(X)
+    )
+
+
+def test_set_params_ema_decay_between_partial_fits(data):
+    X, _, split = data
+    plain = _streamed(split, X).partial_fit(X[150:])
+    # dropping the average: the raw weights are used (averaging never
+    # changes the training, so they are the plain encoder's)
+    dropped = _streamed(split, X, ema_decay=0.9).set_params(ema_decay=None)
+    dropped.partial_fit(X[150:])
+    assert "weight_average" not in dict(dropped.net_.callbacks_)
+    np.testing.assert_array_equal(dropped.transform(X), plain.transform(X))
+    # starting one: it averages the steps that follow
+    added = _streamed(split, X).set_params(ema_decay=0.5).partial_fit(X[150:])
+    average = dict(added.net_.callbacks_)["weight_average"]
+    assert average.decay == 0.5 and average.n_updates_ == added.n_steps_ // 2
+    assert not np.allclose(added.transform(X), plain.transform(X))
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"hidden_layer_sizes": (8,)},
+        {"n_components": 2},
+        {"latent_space": "box"},
+        {"split": 1},
+        {"optimizer": "sgd"},
+        {"whiten_inputs": True},
+        {"callbacks": [Callback()]},
+        {"learn_temperature": True},
+    ],
+)
+def test_set_params_needing_a_refit_raise_in_partial_fit(data, params):
+    X, _, split = data
+    enc = _streamed(split, X)
+    before, steps = enc.transform(X), enc.n_steps_
+    enc.set_params(**params)
+    (name,) = params
+    with pytest.raises(ValueError, match=rf"set_params changed \['{name}'\].*fit"):
+        enc.partial_fit(X[150:])
+    assert enc.n_steps_ == steps  # nothing trained, nothing changed
+    enc.set_params(**{name: _enc(split).get_params()[name]})
+    np.testing.assert_array_equal(enc.transform(X), before)
+    enc.partial_fit(X[150:])  # set back: training goes on
+    assert enc.n_steps_ > steps
+    # fit takes the new values
+    enc.set_params(**params)
+    if name != "split":
+        assert enc.fit(X).n_steps_ > 0
+
+
+def test_set_params_learned_temperature_needs_a_refit(data):
+    X, _, split = data
+    enc = _streamed(split, X, learn_temperature=True).set_params(temperature=0.5)
+    with pytest.raises(ValueError, match=r"\['temperature'\]"):
+        enc.partial_fit(X[150:])
+
+
+def test_set_params_of_fit_only_parameters_leaves_partial_fit_as_it_was(data):
+    X, _, split = data
+    plain = _streamed(split, X).partial_fit(X[150:])
+    enc = _streamed(split, X).set_params(
+        max_epochs=7, early_stopping=True, n_iter_no_change=2, tol=0.1
+    )
+    np.testing.assert_array_equal(
+        enc.partial_fit(X[150:]).transform(X), plain.transform(X)
+    )
+
+
+def test_failed_partial_fit_after_set_params_restores_the_net(data):
+    X, _, split = data
+    enc = _streamed(split, X, ema_decay=0.9)
+    before = enc.transform(X)
+    twin = pickle.loads(pickle.dumps(enc))
+    enc.set_params(ema_decay=None, batch_size=32, lr=1e-4)
+    enc.net_.criterion_.log_temperature.fill_(-100.0)  # logits overflow
+    with pytest.raises(ValueError, match="keeps its state"):
+        enc.partial_fit(X[150:])
+    enc.net_.criterion_.log_temperature.fill_(np.log(0.2))
+    assert "weight_average" in dict(enc.net_.callbacks_)
+    assert enc.net_.batch_size == enc.batch_size_ == 64
+    np.testing.assert_array_equal(enc.transform(X), before)
+    # the next call applies the new parameters as if the failed one never ran
+    twin.set_params(ema_decay=None, batch_size=32, lr=1e-4)
+    np.testing.assert_array_equal(
+        enc.partial_fit(X[150:]).transform(X), twin.partial_fit(X[150:]).transform(X)
+    )
