@@ -151,6 +151,18 @@ class ContrastiveNet(NeuralNet):
     def get_iterator(self, dataset, training=False):
         return _PairBatches(dataset, self.batch_size, self.device)
 
+    def initialize(self):
+        super().initialize()
+        # The module and criterion instances passed to __init__ are module_
+        # and criterion_ themselves: pickle them with those, through skorch's
+        # device-mapping unpickler, so that a model trained on a GPU loads on
+        # a machine without one (as plain tensors of the outer pickle they
+        # would be restored on their original device, or fail).
+        attrs = self.cuda_dependent_attributes_
+        extra = [a for a in ("module", "criterion") if a not in attrs]
+        self.cuda_dependent_attributes_ = [*attrs, *extra]
+        return self
+
     def fit_loop(self, X, y=None, epochs=None, **fit_params):
         try:
             return super().fit_loop(X, y, epochs=epochs, **fit_params)

@@ -460,18 +460,30 @@ def test_clone_params_pickle_and_joblib_round_trip(data, tmp_path):
     np.testing.assert_array_equal(joblib.load(tmp_path / "enc.joblib").transform(X), Z)
 
 
-def test_model_marked_cuda_loads_on_cpu_only_machine(data):
-    if torch.cuda.is_available():
-        pytest.skip("checks the CPU-only load path")
+def test_model_marked_cuda_loads_on_cpu_only_machine(data, monkeypatch):
     X, _, split = data
-    enc = _enc(split).fit(X)
+    enc = _enc(split, lr_schedule="constant").fit(X)
     Z = enc.transform(X)
-    enc.net_.device = enc.device_ = "cuda"  # as if trained on a GPU
+    # pickle as if trained on a GPU: the net says cuda and every tensor torch
+    # serialises is tagged with a CUDA location
+    enc.net_.device = enc.device_ = "cuda"
+    with monkeypatch.context() as patch:
+        patch.setattr(torch.serialization, "location_tag", lambda storage: "cuda:0")
+        blob = pickle.dumps(enc)
+        weights = io.BytesIO()
+        torch.save(enc.net_.module_.state_dict(), weights)
+    assert b"cuda:0" in blob
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # no CUDA here
+    with pytest.raises(RuntimeError, match="CUDA"):  # what a plain load meets
+        torch.load(io.BytesIO(weights.getvalue()))
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        loaded = pickle.loads(pickle.dumps(enc))
+        warnings.simplefilter("ignore")  # skorch warns that it maps to the CPU
+        loaded = pickle.loads(blob)
     assert str(loaded.net_.device) == loaded.device_ == "cpu"
+    assert next(loaded.net_.module_.parameters()).device.type == "cpu"
     np.testing.assert_array_equal(loaded.transform(X), Z)
+    assert loaded.net_.module is loaded.net_.module_  # one copy of the towers
+    assert loaded.partial_fit(X).n_steps_ > enc.n_steps_  # trains on the CPU
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
