@@ -25,10 +25,10 @@ import numpy as np
 import torch
 
 from sklcm import MultimodalContrastiveEncoder
-from sklcm.nn._whitening import whitening_matrices
 from sklcm.datasets import LatentPartialCausalSampler
 from sklcm.metrics import linear_r2_score, mean_corr_coef
 from sklcm.nn import SymmetricInfoNCE, TwoTowerMLP
+from sklcm.nn._whitening import whitening_matrices
 
 torch.set_num_threads(1)
 N_LATENTS, BATCH, CHUNK_STEPS = 10, 256, 50

@@ -33,10 +33,10 @@ import torch
 from torch import nn
 
 import sklcm.nn._towers as towers
-from sklcm.nn._whitening import whitening_matrices
 from sklcm.datasets import LatentPartialCausalSampler
 from sklcm.metrics import linear_r2_score, mean_corr_coef
 from sklcm.nn import SymmetricInfoNCE, TwoTowerMLP
+from sklcm.nn._whitening import whitening_matrices
 
 torch.set_num_threads(1)
 CHUNK = 50  # steps per freshly drawn chunk of pairs

@@ -518,8 +518,6 @@ class MultimodalContrastiveEncoder(
         with fit_transaction(self, fresh=False):
             X = self._validate_X(X, reset=first)
             rows = _row_indices(len(X))
-            if not first:
-                _apply_set_params(self, len(X))
             if first:
                 seed = int(check_random_state(self.random_state).randint(2**31 - 1))
                 decay = self.lr_schedule if self.max_steps is not None else "constant"
@@ -532,6 +530,8 @@ class MultimodalContrastiveEncoder(
                     validation=False,
                 )
                 self.n_iter_ = 0
+            else:
+                _apply_set_params(self, len(X))
             schedule = self._callback("lr_schedule")
             steps = min(
                 len(batch_starts(len(X), self.batch_size_)),
