@@ -456,9 +456,8 @@ class MultimodalContrastiveEncoder(
             finally:  # also after an interrupt: the partly trained model is kept
                 self.n_iter_ = len(self.history_)
                 if valid is not None:
-                    self.best_validation_score_ = self._callback(
-                        "validation"
-                    ).best_score_
+                    monitor = self._callback("validation")
+                    self.best_validation_score_ = monitor.best_score_
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -656,6 +655,9 @@ class MultimodalContrastiveEncoder(
         return dict(self.net_.callbacks_)[name]
 
     def __setstate__(self, state):
+        if "_seed" in state:  # pickled before the seed became a fitted attribute
+            state["_seed_"] = state.pop("_seed")
+        state.setdefault("tol", 1e-4)  # pickled before tol became a parameter
         super().__setstate__(state)
         if "net_" in vars(self):
             # skorch moves a CUDA net to the CPU when CUDA is missing
@@ -911,7 +913,8 @@ _FIT_ONLY_PARAMS = frozenset(
 def _apply_set_params(encoder, n_samples):
     """Apply to a fitted ``encoder`` the parameters changed by ``set_params``
     since it was fitted, or raise for those that need a refit."""
-    trained, params = encoder._trained_params_, encoder.get_params(deep=False)
+    params = encoder.get_params(deep=False)
+    trained = getattr(encoder, "_trained_params_", params)  # older pickles
     changed = {k for k, v in params.items() if repr(v) != repr(trained[k])}
     refit = sorted(changed - _LIVE_PARAMS - _FIT_ONLY_PARAMS)
     if "temperature" in changed and encoder.learn_temperature:

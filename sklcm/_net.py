@@ -201,3 +201,19 @@ def encode(module, X_m, modality, device):
     ]
     module.train(was_training)
     return torch.cat(parts).numpy()
+
+
+_MOVED_TO_CALLBACKS = frozenset(
+    {"DivergenceError", "StopOnDivergence", "ValidationMonitor"}
+    | {"WarmupCosineLR", "WeightAverage"}
+)
+
+
+def __getattr__(name):
+    """The callbacks moved to :mod:`sklcm._callbacks`; encoders pickled
+    before the move name them here."""
+    if name in _MOVED_TO_CALLBACKS:
+        from . import _callbacks
+
+        return getattr(_callbacks, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
