@@ -176,6 +176,17 @@ class WeightAverage(Callback):
     def on_train_end(self, net, **kwargs):
         self.on_epoch_end(net)  # an epoch cut short by Ctrl-C
 
+    def raw_module(self, net):
+        """The module with the raw weights: a copy while the module holds the
+        average (outside training), else the module itself."""
+        if self.raw_ is None:
+            return net.module_
+        module = copy.deepcopy(net.module_)
+        with torch.no_grad():
+            for param, value in zip(module.parameters(), self.raw_):
+                param.copy_(value)
+        return module
+
     def restart(self, net):
         """Average from the module's current weights, which training goes on
         from (e.g. the best epoch restored by early stopping)."""
@@ -288,6 +299,16 @@ def make_callbacks(schedule, warmup, *, ema_decay, monitor, verbose, extra):
             )
         callbacks.append(copy.deepcopy(cb))
     return callbacks
+
+
+def inference_module(net, ema_decay):
+    """The module ``transform`` uses: the net's, or after
+    ``set_params(ema_decay=None)`` and before the next ``partial_fit``, a copy
+    holding the raw weights instead of their average."""
+    average = dict(net.callbacks_).get("weight_average")
+    if ema_decay is not None or average is None:
+        return net.module_
+    return average.raw_module(net)
 
 
 def retune(net, *, lr, weight_decay, ema_decay, temperature, verbose):

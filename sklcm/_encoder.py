@@ -15,7 +15,13 @@ from sklearn.base import (
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from ._callbacks import ValidationMonitor, fit_transaction, make_callbacks, retune
+from ._callbacks import (
+    ValidationMonitor,
+    fit_transaction,
+    inference_module,
+    make_callbacks,
+    retune,
+)
 from ._net import ContrastiveNet, PairData, batch_starts, device_rows, encode
 from .metrics._retrieval import LABEL_FREE_MIN_PAIRS, label_free_score
 from .nn import SymmetricInfoNCE, TwoTowerMLP
@@ -499,7 +505,9 @@ class MultimodalContrastiveEncoder(
           with ``learn_temperature=True``) raises a ``ValueError``: call
           :meth:`fit` to train anew with them.
 
-        Until then :meth:`transform` uses the model as it was trained.
+        Until then :meth:`transform` uses the model as it was trained, except
+        that after ``set_params(ema_decay=None)`` it already uses the raw
+        weights.
 
         Parameters
         ----------
@@ -726,7 +734,7 @@ class MultimodalContrastiveEncoder(
         return self._encode(X_m, modality)
 
     def _encode(self, X_m, modality):
-        module = self.net_.module_
+        module = inference_module(self.net_, self.ema_decay)
         device = next(module.parameters()).device
         return encode(module, X_m, modality, device).astype(X_m.dtype, copy=False)
 

@@ -879,10 +879,14 @@ def test_set_params_between_partial_fits_applies_lr_batch_size_temperature(data)
 
 def test_set_params_ema_decay_between_partial_fits(data):
     X, _, split = data
-    plain = _streamed(split, X).partial_fit(X[150:])
-    # dropping the average: the raw weights are used (averaging never
-    # changes the training, so they are the plain encoder's)
+    # dropping the average: the raw weights are used at once (averaging
+    # never changes the training, so they are the plain encoder's) ...
     dropped = _streamed(split, X, ema_decay=0.9).set_params(ema_decay=None)
+    np.testing.assert_array_equal(
+        dropped.transform(X), _streamed(split, X).transform(X)
+    )
+    # ... and trained on
+    plain = _streamed(split, X).partial_fit(X[150:])
     dropped.partial_fit(X[150:])
     assert "weight_average" not in dict(dropped.net_.callbacks_)
     np.testing.assert_array_equal(dropped.transform(X), plain.transform(X))
@@ -946,18 +950,20 @@ def test_set_params_of_fit_only_parameters_leaves_partial_fit_as_it_was(data):
 def test_failed_partial_fit_after_set_params_restores_the_net(data):
     X, _, split = data
     enc = _streamed(split, X, ema_decay=0.9)
-    before = enc.transform(X)
     twin = pickle.loads(pickle.dumps(enc))
-    enc.set_params(ema_decay=None, batch_size=32, lr=1e-4)
+    new = dict(ema_decay=None, batch_size=32, lr=1e-4)
+    enc.set_params(**new)
     enc.net_.criterion_.log_temperature.fill_(-100.0)  # logits overflow
     with pytest.raises(ValueError, match="keeps its state"):
         enc.partial_fit(X[150:])
     enc.net_.criterion_.log_temperature.fill_(np.log(0.2))
     assert "weight_average" in dict(enc.net_.callbacks_)
     assert enc.net_.batch_size == enc.batch_size_ == 64
-    np.testing.assert_array_equal(enc.transform(X), before)
+    twin.set_params(**new)
+    np.testing.assert_array_equal(enc.transform(X), twin.transform(X))
     # the next call applies the new parameters as if the failed one never ran
-    twin.set_params(ema_decay=None, batch_size=32, lr=1e-4)
     np.testing.assert_array_equal(
         enc.partial_fit(X[150:]).transform(X), twin.partial_fit(X[150:]).transform(X)
     )
+    enc.set_params(ema_decay=0.9)  # the average is gone: it starts anew
+    assert dict(enc.partial_fit(X[:150]).net_.callbacks_)["weight_average"].n_updates_
