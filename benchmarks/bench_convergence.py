@@ -25,10 +25,10 @@ import numpy as np
 import torch
 
 from sklcm import MultimodalContrastiveEncoder
-from sklcm._encoder import _whitening_matrices
 from sklcm.datasets import LatentPartialCausalSampler
 from sklcm.metrics import linear_r2_score, mean_corr_coef
 from sklcm.nn import SymmetricInfoNCE, TwoTowerMLP
+from sklcm.nn._whitening import whitening_matrices
 
 torch.set_num_threads(1)
 N_LATENTS, BATCH, CHUNK_STEPS = 10, 256, 50
@@ -230,7 +230,7 @@ def step_times(geometry, params, n_steps=100, repeats=3, seed=0):
         mean, std = Xt.mean(dim=0).numpy(), Xt.std(dim=0).numpy()
         rows = np.arange(len(X))
         module._set_whitening(
-            mean, *_whitening_matrices(X, rows, sampler.split, mean, std)
+            mean, *whitening_matrices(X, rows, sampler.split, mean, std)
         )
     tau = params.get("temperature", 0.2 if geometry == "sphere" else 0.5)
     loss_fn = SymmetricInfoNCE(

@@ -33,10 +33,10 @@ import torch
 from torch import nn
 
 import sklcm.nn._towers as towers
-from sklcm._encoder import _whitening_matrices
 from sklcm.datasets import LatentPartialCausalSampler
 from sklcm.metrics import linear_r2_score, mean_corr_coef
 from sklcm.nn import SymmetricInfoNCE, TwoTowerMLP
+from sklcm.nn._whitening import whitening_matrices
 
 torch.set_num_threads(1)
 CHUNK = 50  # steps per freshly drawn chunk of pairs
@@ -99,7 +99,7 @@ def _module(a, sampler, X0):
     if a.whiten:
         rows = np.arange(len(X0))
         module._set_whitening(
-            mean, *_whitening_matrices(X0, rows, sampler.split, mean, std)
+            mean, *whitening_matrices(X0, rows, sampler.split, mean, std)
         )
     else:
         module._set_moments(mean, std)

@@ -12,26 +12,20 @@ from sklearn.base import (
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
 )
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
-from skorch.callbacks import Callback, ProgressBar
 
-from ._net import (
-    _CHUNK_ROWS,
-    ContrastiveNet,
-    DivergenceError,
-    PairData,
-    StopOnDivergence,
+from ._callbacks import (
     ValidationMonitor,
-    WarmupCosineLR,
-    WeightAverage,
-    batch_starts,
-    device_rows,
+    fit_transaction,
+    inference_module,
+    make_callbacks,
+    retune,
 )
+from ._net import ContrastiveNet, PairData, batch_starts, device_rows, encode
 from .metrics._retrieval import LABEL_FREE_MIN_PAIRS, label_free_score
 from .nn import SymmetricInfoNCE, TwoTowerMLP
+from .nn._whitening import set_input_statistics
 from .utils._param_validation import (
     Integral,
     Interval,
@@ -39,7 +33,7 @@ from .utils._param_validation import (
     StrOptions,
     _fit_context,
 )
-from .utils._torch import as_float_tensor, resolve_device, seeded
+from .utils._torch import resolve_device, seeded
 from .utils._validation import check_split
 
 _OPTIMIZERS = {
@@ -47,7 +41,6 @@ _OPTIMIZERS = {
     "adamw": (torch.optim.AdamW, {}),
     "sgd": (torch.optim.SGD, {"momentum": 0.9}),
 }
-_TRANSFORM_CHUNK = 65536
 
 
 class MultimodalContrastiveEncoder(
@@ -95,10 +88,11 @@ class MultimodalContrastiveEncoder(
     learn_temperature : bool, default=False
         Whether to train :math:`\log\tau` jointly with the towers.
 
-    hidden_layer_sizes : tuple of int, default=(256, 256, 256)
+    hidden_layer_sizes : int or tuple of int, default=(256, 256, 256)
         Hidden layer widths of each tower, as in
-        :class:`~sklearn.neural_network.MLPRegressor`. ``()`` makes each tower
-        linear (one affine map before the output head).
+        :class:`~sklearn.neural_network.MLPRegressor`: an int is one hidden
+        layer of that width. ``()`` makes each tower linear (one affine map
+        before the output head).
 
     activation : str, default="leaky_relu"
         Hidden activation: one of "leaky_relu" (slope 0.01), "relu", "gelu",
@@ -122,7 +116,10 @@ class MultimodalContrastiveEncoder(
         Whether each tower whitens its input with the full covariance of its
         modality (ZCA whitening of the standardised features, eigenvalues of
         the correlation matrix floored at 1e-3) instead of standardising each
-        feature alone. The statistics come from the pairs of the first
+        feature alone. Directions with no variance in the training pairs
+        (constant columns, exact linear dependencies) get gain 0: a column
+        constant in training that moves at transform time is never
+        amplified. The statistics come from the pairs of the first
         :meth:`fit` or :meth:`partial_fit` call; it costs one
         ``n_features_m × n_features_m`` product per input. Whitening
         preconditions the first layer against correlated inputs, which is what
@@ -131,10 +128,10 @@ class MultimodalContrastiveEncoder(
         held-out sphere R² at 15k steps from 0.9905 to 0.9930 and the box MCC
         at 25k steps from 0.967 to 0.985
         (``benchmarks/results/study_levers.txt``). It is off by
-        default because it amplifies near-constant directions of real
-        features: on the digits halves it lowered the 1/5/10-shot probe
-        accuracy from 74.9/82.3/83.9 to 61.8/75.7/79.4
-        (``benchmarks/results/bench_whitening.txt``).
+        default because it amplifies near-constant (not constant) directions
+        of real features up to 31.6 times: on the digits halves at τ = 1 it
+        lowered the 1/5/10-shot probe accuracy from 74.7/82.2/83.8 to
+        61.9/76.0/79.5 (``benchmarks/results/bench_whitening.txt``).
 
     optimizer : {"adam", "adamw", "sgd"}, default="adam"
         Optimiser (SGD uses momentum 0.9).
@@ -185,7 +182,7 @@ class MultimodalContrastiveEncoder(
         Whether :meth:`fit` sets aside ``validation_fraction`` of the pairs
         (drawn with ``random_state``; at least 3) and stops when their score
         (see :meth:`score`: cross-view neighbour agreement, comparable across
-        temperatures) has not improved by more than 1e-4 for
+        temperatures) has not improved by more than ``tol`` for
         ``n_iter_no_change`` epochs. The weights of the best epoch are
         restored. Ignored by :meth:`partial_fit`.
 
@@ -196,6 +193,12 @@ class MultimodalContrastiveEncoder(
     n_iter_no_change : int, default=10
         Epochs without improvement of the validation score before stopping.
         Only used when ``early_stopping=True``.
+
+    tol : float, default=1e-4
+        Smallest rise of the validation score (a fraction of shared
+        neighbours, in [0, 1]) that counts as an improvement for early
+        stopping, as in :class:`~sklearn.neural_network.MLPClassifier`. Only
+        used when ``early_stopping=True``.
 
     callbacks : list of skorch callbacks, default=None
         Extra :mod:`skorch.callbacks` added to the net, as instances or
@@ -271,7 +274,13 @@ class MultimodalContrastiveEncoder(
     a :class:`numpy.memmap`.
 
     A call to :meth:`fit` or :meth:`partial_fit` that raises leaves the
-    encoder exactly as it was before the call.
+    encoder exactly as it was before the call, with one exception: a
+    ``KeyboardInterrupt`` (e.g. Ctrl-C) while the optimiser steps run ends
+    training after the current step and is re-raised, and the encoder keeps
+    the partly trained model, fitted and usable: ``n_steps_`` and
+    ``history_`` say how far it got (with ``ema_decay`` it holds the
+    averaged weights, with ``early_stopping`` the best epoch so far). An
+    interrupt before the first step leaves the encoder as it was.
 
     References
     ----------
@@ -304,7 +313,10 @@ class MultimodalContrastiveEncoder(
             StrOptions({"auto"}),
         ],
         "learn_temperature": ["boolean"],
-        "hidden_layer_sizes": ["array-like"],
+        "hidden_layer_sizes": [
+            Interval(Integral, 1, None, closed="left"),
+            "array-like",
+        ],
         "activation": [
             StrOptions({"leaky_relu", "relu", "gelu", "silu", "elu", "tanh"})
         ],
@@ -323,6 +335,7 @@ class MultimodalContrastiveEncoder(
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
         "callbacks": [list, None],
         "verbose": ["verbose"],
         "device": [str, torch.device],
@@ -363,6 +376,7 @@ class MultimodalContrastiveEncoder(
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
+        tol=1e-4,
         callbacks=None,
         verbose=0,
         device="auto",
@@ -392,6 +406,7 @@ class MultimodalContrastiveEncoder(
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
         self.callbacks = callbacks
         self.verbose = verbose
         self.device = device
@@ -423,13 +438,14 @@ class MultimodalContrastiveEncoder(
         self : object
             Fitted encoder.
         """
-        previous = self._pop_fitted_state()
-        try:
+        with fit_transaction(self, fresh=True):
             X = self._validate_X(X, reset=True)
             rng = check_random_state(self.random_state)
             seed = int(rng.randint(2**31 - 1))
-            train, valid = self._split_validation(len(X), rng)
-            batch_size = self._check_batch_size(len(train))
+            train, valid = _row_indices(len(X)), None
+            if self.early_stopping:
+                train, valid = _validation_split(len(X), self.validation_fraction, rng)
+            batch_size = _check_batch_size(self.batch_size, len(train))
             steps = self.max_epochs * len(batch_starts(len(train), batch_size))
             if self.max_steps is not None:
                 steps = min(steps, self.max_steps)
@@ -441,15 +457,13 @@ class MultimodalContrastiveEncoder(
                 schedule=(steps, self.lr_schedule),
                 validation=valid is not None,
             )
-            self._train(X, train, steps, valid)
-        except BaseException as exc:
-            self._pop_fitted_state()
-            self.__dict__.update(previous)  # a failed call loses no fitted state
-            _raise_divergence(exc)
-            raise
-        self.n_iter_ = len(self.history_)
-        if valid is not None:
-            self.best_validation_score_ = self._callback("validation").best_score_
+            try:
+                self._train(X, train, steps, valid)
+            finally:  # also after an interrupt: the partly trained model is kept
+                self.n_iter_ = len(self.history_)
+                if valid is not None:
+                    monitor = self._callback("validation")
+                    self.best_validation_score_ = monitor.best_score_
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -470,6 +484,31 @@ class MultimodalContrastiveEncoder(
         With ``lr_schedule="constant"`` and ``max_steps=None`` there is no
         end. ``early_stopping`` is ignored here.
 
+        Parameters changed with :meth:`set_params` since the encoder was
+        fitted are applied at the start of the call (before the end-of-schedule
+        check), as far as the trained model allows:
+
+        - applied: ``lr`` (the schedule's peak rate), ``weight_decay``,
+          ``batch_size`` (reduced to the chunk with a warning when larger),
+          ``ema_decay`` (``None`` drops the average: from then on the raw
+          weights are trained and used; a value starts an average from the
+          current weights or changes its decay), ``temperature`` (when
+          ``learn_temperature=False``), ``max_steps`` (the cap on the total
+          steps; the schedule keeps the length it was built with),
+          ``verbose`` (the per-epoch log; a progress bar is not added or
+          removed) and ``representation``;
+        - ignored here (read by :meth:`fit` only): ``max_epochs``,
+          ``early_stopping``, ``validation_fraction``, ``n_iter_no_change``,
+          ``tol`` and ``random_state``;
+        - any other change (the towers, the geometry, the optimiser, the
+          schedule's shape, ``callbacks``, ``device``, or ``temperature``
+          with ``learn_temperature=True``) raises a ``ValueError``: call
+          :meth:`fit` to train anew with them.
+
+        Until then :meth:`transform` uses the model as it was trained, except
+        that after ``set_params(ema_decay=None)`` it already uses the raw
+        weights.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
@@ -483,8 +522,7 @@ class MultimodalContrastiveEncoder(
             The updated encoder.
         """
         first = not hasattr(self, "net_")
-        snapshot = None if first else self._snapshot()
-        try:
+        with fit_transaction(self, fresh=False):
             X = self._validate_X(X, reset=first)
             rows = _row_indices(len(X))
             if first:
@@ -494,43 +532,26 @@ class MultimodalContrastiveEncoder(
                     X,
                     rows,
                     seed=seed,
-                    batch_size=self._check_batch_size(len(X)),
+                    batch_size=_check_batch_size(self.batch_size, len(X)),
                     schedule=(self.max_steps, decay),
                     validation=False,
                 )
                 self.n_iter_ = 0
-            steps = min(len(batch_starts(len(X), self.batch_size_)), self._steps_left())
-            if steps <= 0:
-                self._warn_schedule_ended()
-                return self
-            self._train(X, rows, steps)
-        except BaseException as exc:
-            if first:
-                self._pop_fitted_state()
             else:
-                self._restore(snapshot)
-            _raise_divergence(exc)
-            raise
-        self.n_iter_ += 1
+                _apply_set_params(self, len(X))
+            schedule = self._callback("lr_schedule")
+            steps = min(
+                len(batch_starts(len(X), self.batch_size_)),
+                schedule.steps_left(self.max_steps),
+            )
+            if steps <= 0:
+                schedule.warn_ended(self.max_steps)
+                return self
+            try:
+                self._train(X, rows, steps)
+            finally:  # also after an interrupt: the partly trained model is kept
+                self.n_iter_ += 1
         return self
-
-    def _steps_left(self):
-        """Steps until ``max_steps`` or the end of a decaying schedule."""
-        ends = [e for e in (self.max_steps, self._callback("lr_schedule").end) if e]
-        return min(ends) - self.n_steps_ if ends else np.inf
-
-    def _warn_schedule_ended(self):
-        end = self._callback("lr_schedule").end
-        warnings.warn(
-            f"partial_fit did not train: the encoder has taken n_steps_="
-            f"{self.n_steps_} steps, the end of its training (max_steps="
-            f"{self.max_steps}, end of the {self.lr_schedule!r} learning-rate "
-            f"schedule: {end}); further steps would run at learning rate 0 or "
-            "past the cap. Call fit to train again, or stream into a clone with "
-            "a larger max_steps (or lr_schedule='constant').",
-            ConvergenceWarning,
-            stacklevel=4,  # the caller of partial_fit
-        )
 
     def _validate_X(self, X, *, reset):
         X = validate_data(self, X, reset=reset, dtype=[np.float64, np.float32])
@@ -549,26 +570,6 @@ class MultimodalContrastiveEncoder(
         check_split(self.split, n_features)
         return X
 
-    def _split_validation(self, n_samples, rng):
-        """Training and validation row indices (sorted); no validation rows
-        unless ``early_stopping``."""
-        if not self.early_stopping:
-            return _row_indices(n_samples), None
-        asked = int(np.ceil(self.validation_fraction * n_samples))
-        # the label-free score needs LABEL_FREE_MIN_PAIRS pairs: round 2 up
-        n_valid = max(asked, LABEL_FREE_MIN_PAIRS)
-        if asked < 2 or n_samples - n_valid < 2:
-            raise ValueError(
-                f"validation_fraction={self.validation_fraction} with n_samples="
-                f"{n_samples} asks for {asked} validation pairs and leaves "
-                f"{n_samples - n_valid} training pairs; early stopping needs at least "
-                f"2 validation pairs (then {LABEL_FREE_MIN_PAIRS} are held out, the "
-                "fewest the label-free score can use) and 2 training pairs. Pass more "
-                "pairs, another validation_fraction, or early_stopping=False."
-            )
-        order = rng.permutation(_row_indices(n_samples))
-        return np.sort(order[n_valid:]), np.sort(order[:n_valid])
-
     def _net_params(self):
         """Extra keyword arguments for ``_net_class`` (none here)."""
         return {}
@@ -582,8 +583,24 @@ class MultimodalContrastiveEncoder(
         Nothing is assigned to ``self`` before every step has succeeded.
         """
         device = resolve_device(self.device)
-        hidden = self._hidden_layer_sizes()
-        callbacks = self._callbacks(schedule, validation)
+        hidden = _check_hidden_layer_sizes(self.hidden_layer_sizes)
+        monitor = None
+        if validation:
+            monitor = ValidationMonitor(
+                self.n_iter_no_change,
+                self._similarity(),
+                self.p,
+                self._score_block_size,
+                self.tol,
+            )
+        callbacks = make_callbacks(
+            schedule,
+            self.warmup,
+            ema_decay=self.ema_decay,
+            monitor=monitor,
+            verbose=self.verbose,
+            extra=self.callbacks,
+        )
         criterion = SymmetricInfoNCE(
             self._temperature(),
             self.learn_temperature,
@@ -591,7 +608,6 @@ class MultimodalContrastiveEncoder(
             p=self.p,
         )
         opt, opt_kwargs = _OPTIMIZERS[self.optimizer]
-        mean, std = _column_moments(X, rows)
         with seeded(seed, device):
             module = TwoTowerMLP(
                 self.split,
@@ -603,12 +619,7 @@ class MultimodalContrastiveEncoder(
                 layer_norm=self.layer_norm,
                 box_squash=self.box_squash,
             )
-            if self.whiten_inputs:
-                module._set_whitening(
-                    mean, *_whitening_matrices(X, rows, self.split, mean, std)
-                )
-            else:
-                module._set_moments(mean, std)
+            set_input_statistics(module, X, rows, whiten=self.whiten_inputs)
             net = self._net_class(
                 module,
                 criterion,
@@ -624,7 +635,7 @@ class MultimodalContrastiveEncoder(
                 **{f"optimizer__{k}": v for k, v in opt_kwargs.items()},
                 **self._net_params(),
             ).initialize()
-        self._seed = seed
+        self._seed_, self._trained_params_ = seed, self.get_params(deep=False)
         self.device_, self.batch_size_ = str(net.device), batch_size
         self.net_, self.history_ = net, net.history
         self.n_steps_ = 0
@@ -635,118 +646,26 @@ class MultimodalContrastiveEncoder(
             return self.temperature
         return 0.2 if self.latent_space == "sphere" else 0.5
 
-    def _hidden_layer_sizes(self):
-        sizes = np.atleast_1d(np.asarray(self.hidden_layer_sizes))
-        if sizes.size == 0:
-            return ()  # a linear tower
-        if (
-            sizes.ndim != 1
-            or not np.issubdtype(sizes.dtype, np.integer)
-            or sizes.min() < 1
-        ):
-            raise ValueError(
-                "hidden_layer_sizes must be a sequence of positive ints (or () for "
-                f"a linear tower), got {self.hidden_layer_sizes!r}; e.g. "
-                "hidden_layer_sizes=(256, 256)."
-            )
-        return tuple(int(s) for s in sizes)
-
-    def _check_batch_size(self, n_samples):
-        if self.batch_size <= n_samples:
-            return self.batch_size
-        warnings.warn(
-            f"batch_size={self.batch_size} is larger than the {n_samples} training "
-            f"pairs; using batch_size={n_samples}. Pass a smaller batch_size to "
-            "silence this warning.",
-            UserWarning,
-            stacklevel=4,  # the caller of fit / partial_fit
-        )
-        return n_samples
-
-    def _callbacks(self, schedule, validation):
-        total_steps, decay = schedule
-        callbacks = [
-            ("lr_schedule", WarmupCosineLR(total_steps, self.warmup, decay=decay)),
-            ("stop_on_divergence", StopOnDivergence()),
-        ]
-        if self.ema_decay is not None:
-            callbacks.append(("weight_average", WeightAverage(self.ema_decay)))
-        if validation:
-            callbacks.append(
-                (
-                    "validation",
-                    ValidationMonitor(
-                        self.n_iter_no_change,
-                        self._similarity(),
-                        self.p,
-                        self._score_block_size,
-                    ),
-                )
-            )
-        if self.verbose >= 2:
-            callbacks.append(("progress_bar", ProgressBar()))
-        for cb in self.callbacks or []:
-            if not isinstance(cb[1] if isinstance(cb, tuple) else cb, Callback):
-                raise TypeError(
-                    "callbacks must hold skorch.callbacks.Callback instances or "
-                    f"(name, callback) tuples, got {cb!r}."
-                )
-            callbacks.append(copy.deepcopy(cb))
-        return callbacks
-
     def _train(self, X, rows, steps, valid_rows=None):
         """Take exactly ``steps`` optimiser steps over ``rows`` of ``X``."""
         net = self.net_
         device = net.device  # a CPU fallback after unpickling is honoured
         per_epoch = len(batch_starts(len(rows), self.batch_size_))
         data = PairData(device_rows(X, device), rows, steps, valid_rows)
-        with seeded(self._seed + self.n_steps_, device):
-            net.partial_fit(data, epochs=math.ceil(steps / per_epoch))
-        self.n_steps_ = self._callback("lr_schedule").step_
-        self.temperature_ = net.criterion_.temperature
+        try:
+            with seeded(self._seed_ + self.n_steps_, device):
+                net.partial_fit(data, epochs=math.ceil(steps / per_epoch))
+        finally:
+            self.n_steps_ = self._callback("lr_schedule").step_
+            self.temperature_ = net.criterion_.temperature
 
     def _callback(self, name):
         return dict(self.net_.callbacks_)[name]
 
-    def _snapshot(self):
-        """Everything a failed ``partial_fit`` must put back."""
-        net = self.net_
-        attrs = {k: v for k, v in vars(self).items() if k.endswith("_")}
-        states = copy.deepcopy(
-            (
-                net.module_.state_dict(),
-                net.criterion_.state_dict(),
-                net.optimizer_.state_dict(),
-                {name: cb.__dict__ for name, cb in self._stateful_callbacks()},
-            )
-        )
-        return attrs, states, len(net.history)
-
-    def _stateful_callbacks(self):
-        """The callbacks whose state a failed ``partial_fit`` must put back."""
-        return [
-            (name, cb)
-            for name, cb in self.net_.callbacks_
-            if name in ("lr_schedule", "weight_average")
-        ]
-
-    def _restore(self, snapshot):
-        attrs, (module, criterion, optimizer, callbacks), n_epochs = snapshot
-        self.__dict__.update(attrs)
-        net = self.net_
-        net.module_.load_state_dict(module)
-        net.criterion_.load_state_dict(criterion)
-        net.optimizer_.load_state_dict(optimizer)
-        for name, cb in self._stateful_callbacks():
-            cb.__dict__.update(callbacks[name])
-        del net.history[n_epochs:]
-
-    def _pop_fitted_state(self):
-        """Remove and return every fitted attribute (and the private seed)."""
-        names = [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]
-        return {k: self.__dict__.pop(k) for k in [*names, "_seed"] if k in vars(self)}
-
     def __setstate__(self, state):
+        if "_seed" in state:  # pickled before the seed became a fitted attribute
+            state["_seed_"] = state.pop("_seed")
+        state.setdefault("tol", 1e-4)  # pickled before tol became a parameter
         super().__setstate__(state)
         if "net_" in vars(self):
             # skorch moves a CUDA net to the CPU when CUDA is missing
@@ -814,20 +733,10 @@ class MultimodalContrastiveEncoder(
             )
         return self._encode(X_m, modality)
 
-    @torch.no_grad()
     def _encode(self, X_m, modality):
-        module = self.net_.module_
-        module.eval()
+        module = inference_module(self.net_, self.ema_decay)
         device = next(module.parameters()).device
-        parts = [
-            module.encode(
-                as_float_tensor(X_m[i : i + _TRANSFORM_CHUNK], device), modality
-            )
-            .cpu()
-            .numpy()
-            for i in range(0, len(X_m), _TRANSFORM_CHUNK)
-        ]
-        return np.concatenate(parts).astype(X_m.dtype, copy=False)
+        return encode(module, X_m, modality, device).astype(X_m.dtype, copy=False)
 
     def _encode_pairs(self, X):
         X = self._check_X(X, ensure_min_samples=2)
@@ -904,6 +813,33 @@ class MultimodalContrastiveEncoder(
         ]
         return float(np.mean(losses))
 
+    def get_feature_names_out(self, input_features=None):
+        """Get output feature names for transformation.
+
+        ``multimodalcontrastiveencoder0``, ``...1``, ...; with
+        ``representation="both"`` the x and t columns are told apart:
+        ``multimodalcontrastiveencoder_x0``, ..., then
+        ``multimodalcontrastiveencoder_t0``, ...
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Only checked against the features seen in :meth:`fit`.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+            Transformed feature names.
+        """
+        names = super().get_feature_names_out(input_features)
+        if self.representation == "both":  # prefix0 -> prefix_x0, prefix_t0
+            k, prefix = self.n_components, type(self).__name__.lower()
+            names = np.asarray(
+                [f"{prefix}_{m}{i % k}" for i, m in enumerate("x" * k + "t" * k)],
+                object,
+            )
+        return names
+
     @property
     def _n_features_out(self):
         if self.representation == "both":
@@ -917,64 +853,101 @@ class MultimodalContrastiveEncoder(
         return tags
 
 
-def _raise_divergence(exc):
-    """Turn a diverged training run into a ValueError (after the rollback)."""
-    if isinstance(exc, DivergenceError):
-        raise ValueError(
-            f"Training diverged: {exc} The encoder keeps its state from before "
-            "this call."
-        ) from exc
-
-
 def _row_indices(n_samples):
     """``arange(n_samples)`` in the smallest integer type that holds it (the
     indices of a large memory-mapped ``X`` are themselves large)."""
     return np.arange(n_samples, dtype=np.int32 if n_samples < 2**31 else np.int64)
 
 
-def _column_moments(X, rows):
-    """Per-column mean and standard deviation (ddof=1) of ``X[rows]``.
-
-    Accumulated in float64 over chunks of rows by
-    :meth:`~sklearn.preprocessing.StandardScaler.partial_fit`, so a
-    memory-mapped ``X`` is never loaded or converted as a whole.
-    """
-    scaler = StandardScaler()
-    for start in range(0, len(rows), _CHUNK_ROWS):
-        scaler.partial_fit(
-            np.asarray(X[rows[start : start + _CHUNK_ROWS]], dtype=np.float64)
+def _check_hidden_layer_sizes(hidden_layer_sizes):
+    """``hidden_layer_sizes`` as a tuple of ints, or a clear error."""
+    sizes = np.atleast_1d(np.asarray(hidden_layer_sizes))
+    if sizes.size == 0:
+        return ()  # a linear tower
+    if sizes.ndim != 1 or not np.issubdtype(sizes.dtype, np.integer) or sizes.min() < 1:
+        raise ValueError(
+            "hidden_layer_sizes must be a sequence of positive ints (or () for "
+            f"a linear tower), got {hidden_layer_sizes!r}; e.g. "
+            "hidden_layer_sizes=(256, 256)."
         )
-    n = scaler.n_samples_seen_
-    return scaler.mean_, np.sqrt(scaler.var_ * n / max(n - 1, 1))
+    return tuple(int(s) for s in sizes)
 
 
-# Floor on the eigenvalues of each modality's correlation matrix when
-# whitening: directions with less variance are amplified at most 1/sqrt(floor)
-# times, so near-constant combinations of features cannot blow up.
-_WHITENING_FLOOR = 1e-3
+def _check_batch_size(batch_size, n_samples):
+    """``batch_size``, reduced to ``n_samples`` (with a warning) when larger."""
+    if batch_size <= n_samples:
+        return batch_size
+    warnings.warn(
+        f"batch_size={batch_size} is larger than the {n_samples} training "
+        f"pairs; using batch_size={n_samples}. Pass a smaller batch_size to "
+        "silence this warning.",
+        UserWarning,
+        stacklevel=4,  # the caller of fit / partial_fit
+    )
+    return n_samples
 
 
-def _whitening_matrices(X, rows, split, mean, std):
-    """ZCA whitening matrices of the two modalities of ``X[rows]``.
+def _validation_split(n_samples, validation_fraction, rng):
+    """Training and validation row indices (sorted) for early stopping."""
+    asked = int(np.ceil(validation_fraction * n_samples))
+    # the label-free score needs LABEL_FREE_MIN_PAIRS pairs: round 2 up
+    n_valid = max(asked, LABEL_FREE_MIN_PAIRS)
+    if asked < 2 or n_samples - n_valid < 2:
+        raise ValueError(
+            f"validation_fraction={validation_fraction} with n_samples="
+            f"{n_samples} asks for {asked} validation pairs and leaves "
+            f"{n_samples - n_valid} training pairs; early stopping needs at least "
+            f"2 validation pairs (then {LABEL_FREE_MIN_PAIRS} are held out, the "
+            "fewest the label-free score can use) and 2 training pairs. Pass more "
+            "pairs, another validation_fraction, or early_stopping=False."
+        )
+    order = rng.permutation(_row_indices(n_samples))
+    return np.sort(order[n_valid:]), np.sort(order[:n_valid])
 
-    A second pass over chunks of rows accumulates each modality's correlation
-    matrix in float64 from the moments of :func:`_column_moments`; the matrix
-    of a modality maps centred inputs to whitened ones:
-    ``diag(1/std) V diag(max(λ, floor))^(-1/2) Vᵀ`` for the eigenpairs
-    ``(λ, V)`` of its correlation matrix.
-    """
-    std = np.where(std > 1e-12, std, 1.0)
-    blocks = (slice(0, split), slice(split, None))
-    cross = [np.zeros((len(mean[s]), len(mean[s]))) for s in blocks]
-    for start in range(0, len(rows), _CHUNK_ROWS):
-        Z = np.asarray(X[rows[start : start + _CHUNK_ROWS]], dtype=np.float64)
-        Z = (Z - mean) / std
-        for acc, s in zip(cross, blocks):
-            acc += Z[:, s].T @ Z[:, s]
-    matrices = []
-    for acc, s in zip(cross, blocks):
-        eigval, eigvec = np.linalg.eigh(acc / max(len(rows) - 1, 1))
-        eigval = np.maximum(eigval, _WHITENING_FLOOR)
-        zca = (eigvec / np.sqrt(eigval)) @ eigvec.T
-        matrices.append(zca / std[s][:, None])
-    return matrices
+
+# What partial_fit does with parameters changed by set_params after a fit:
+# these it applies to the trained model (see _apply_set_params) ...
+_LIVE_PARAMS = frozenset(
+    {"lr", "weight_decay", "batch_size", "ema_decay", "temperature", "max_steps"}
+    | {"verbose", "representation"}
+)
+# ... these only fit reads; any other change needs a refit.
+_FIT_ONLY_PARAMS = frozenset(
+    {"max_epochs", "early_stopping", "validation_fraction", "n_iter_no_change"}
+    | {"tol", "random_state"}
+)
+
+
+def _apply_set_params(encoder, n_samples):
+    """Apply to a fitted ``encoder`` the parameters changed by ``set_params``
+    since it was fitted, or raise for those that need a refit."""
+    params = encoder.get_params(deep=False)
+    trained = getattr(encoder, "_trained_params_", params)  # older pickles
+    changed = {k for k, v in params.items() if repr(v) != repr(trained[k])}
+    refit = sorted(changed - _LIVE_PARAMS - _FIT_ONLY_PARAMS)
+    if "temperature" in changed and encoder.learn_temperature:
+        refit.append("temperature")  # the learned value is part of the model
+    if refit:
+        was = ", ".join(f"{k}={trained[k]!r}" for k in refit)
+        raise ValueError(
+            f"set_params changed {refit} since the encoder was fitted (with {was}); "
+            "partial_fit cannot apply them to the trained model. Call fit to "
+            "train anew with them, or set them back."
+        )
+    net = encoder.net_
+    if "batch_size" in changed:
+        encoder.batch_size_ = _check_batch_size(encoder.batch_size, n_samples)
+        net.batch_size = encoder.batch_size_
+    temperature = None
+    if "temperature" in changed:
+        temperature = encoder._temperature()
+    retune(
+        net,
+        lr=encoder.lr,
+        weight_decay=encoder.weight_decay,
+        ema_decay=encoder.ema_decay,
+        temperature=temperature,
+        verbose=encoder.verbose,
+    )
+    encoder.temperature_ = net.criterion_.temperature
+    encoder._trained_params_ = params

@@ -1,8 +1,12 @@
 """Tests of MultimodalContrastiveEncoder."""
 
+import ast
+import io
 import pickle
 import re
+import tokenize
 import warnings
+from pathlib import Path
 
 import joblib
 import numpy as np
@@ -17,6 +21,7 @@ from sklearn.pipeline import make_pipeline
 from skorch.callbacks import Callback
 from torch import nn
 
+import sklcm
 from sklcm import MultimodalContrastiveEncoder
 from sklcm._net import ContrastiveNet
 from sklcm.datasets import make_latent_partial_causal
@@ -161,8 +166,27 @@ def test_learn_temperature_raises_a_too_small_temperature(data, temperature):
     assert learned.temperature_ > 1.03 * temperature
 
 
-def test_early_stopping_restores_the_best_validation_epoch(data):
-    X, _, split = data
+@pytest.fixture(scope="module")
+def many():
+    """Enough pairs for 300 validation pairs: more than one 256-pair block."""
+    X, z, info = make_latent_partial_causal(
+        3000, n_latents=3, random_state=0, return_info=True
+    )
+    return X, z, info.split
+
+
+def _validation_rows(n_samples, fraction=0.1, random_state=0):
+    """The validation rows fit draws (after the weight-initialisation seed)."""
+    rng = np.random.RandomState(random_state)
+    rng.randint(2**31 - 1)
+    n_valid = int(np.ceil(fraction * n_samples))
+    return np.sort(rng.permutation(n_samples)[:n_valid])
+
+
+def test_early_stopping_restores_the_best_validation_epoch(many):
+    X, _, split = many
+    valid = _validation_rows(len(X))
+    assert len(valid) == 300  # two blocks of the label-free score
     enc = _enc(split, max_epochs=60, early_stopping=True, n_iter_no_change=3).fit(X)
     curve = enc.history_[:, "valid_score"]
     assert enc.n_iter_ == len(curve) < 60
@@ -170,11 +194,30 @@ def test_early_stopping_restores_the_best_validation_epoch(data):
     # stopped n_iter_no_change epochs after the best one, kept its score
     assert len(curve) == best + 1 + 3
     assert enc.best_validation_score_ == curve[best]
+    assert curve[-1] != curve[best]  # the last epoch's weights were not the best
     # the restored weights give the best score on the held-out pairs again
-    rng = np.random.RandomState(0)
-    rng.randint(2**31 - 1)
-    valid = np.sort(rng.permutation(len(X))[: int(np.ceil(0.1 * len(X)))])
     assert enc.score(X[valid]) == pytest.approx(curve[best])
+    assert enc.score(X[valid]) != pytest.approx(curve[-1])
+
+
+def test_early_stopping_with_weight_average_goes_on_from_the_best_epoch(many):
+    X, _, split = many
+    params = dict(max_epochs=60, early_stopping=True, n_iter_no_change=2)
+    plain = _enc(split, **params).fit(X)
+    # ema_decay=0: the average is the last raw weights, so both encoders
+    # train the same weights and restore the same best epoch...
+    ema = _enc(split, ema_decay=0.0, **params).fit(X)
+    curve = plain.history_[:, "valid_score"]
+    assert ema.history_[:, "valid_score"] == curve
+    assert np.argmax(curve) < len(curve) - 1  # the best epoch is not the last
+    np.testing.assert_allclose(ema.transform(X), plain.transform(X), atol=1e-6)
+    # ...and a later partial_fit goes on from that best epoch in both
+    chunk = X[:640]
+    np.testing.assert_allclose(
+        ema.partial_fit(chunk).transform(X),
+        plain.partial_fit(chunk).transform(X),
+        atol=1e-5,
+    )
 
 
 def test_early_stopping_split_is_seeded_and_sized(data):
@@ -291,6 +334,8 @@ BAD_INPUT = [
     (dict(split=2, device="cuda:0"), ValueError, "CUDA is not available"),
     (dict(split=2, device="gpu"), ValueError, "device='gpu' is not a torch device"),
     (dict(split=2, hidden_layer_sizes=(8, 1.5)), ValueError, "hidden_layer_sizes"),
+    (dict(split=2, hidden_layer_sizes=0), ValueError, "hidden_layer_sizes"),
+    (dict(split=2, tol=-1e-4), ValueError, "tol"),
 ]
 
 
@@ -415,18 +460,30 @@ def test_clone_params_pickle_and_joblib_round_trip(data, tmp_path):
     np.testing.assert_array_equal(joblib.load(tmp_path / "enc.joblib").transform(X), Z)
 
 
-def test_model_marked_cuda_loads_on_cpu_only_machine(data):
-    if torch.cuda.is_available():
-        pytest.skip("checks the CPU-only load path")
+def test_model_marked_cuda_loads_on_cpu_only_machine(data, monkeypatch):
     X, _, split = data
-    enc = _enc(split).fit(X)
+    enc = _enc(split, lr_schedule="constant").fit(X)
     Z = enc.transform(X)
-    enc.net_.device = enc.device_ = "cuda"  # as if trained on a GPU
+    # pickle as if trained on a GPU: the net says cuda and every tensor torch
+    # serialises is tagged with a CUDA location
+    enc.net_.device = enc.device_ = "cuda"
+    with monkeypatch.context() as patch:
+        patch.setattr(torch.serialization, "location_tag", lambda storage: "cuda:0")
+        blob = pickle.dumps(enc)
+        weights = io.BytesIO()
+        torch.save(enc.net_.module_.state_dict(), weights)
+    assert b"cuda:0" in blob
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # no CUDA here
+    with pytest.raises(RuntimeError, match="CUDA"):  # what a plain load meets
+        torch.load(io.BytesIO(weights.getvalue()))
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        loaded = pickle.loads(pickle.dumps(enc))
+        warnings.simplefilter("ignore")  # skorch warns that it maps to the CPU
+        loaded = pickle.loads(blob)
     assert str(loaded.net_.device) == loaded.device_ == "cpu"
+    assert next(loaded.net_.module_.parameters()).device.type == "cpu"
     np.testing.assert_array_equal(loaded.transform(X), Z)
+    assert loaded.net_.module is loaded.net_.module_  # one copy of the towers
+    assert loaded.partial_fit(X).n_steps_ > enc.n_steps_  # trains on the CPU
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
@@ -449,7 +506,8 @@ def test_set_output_pandas(data):
     enc = _enc(split, representation="both").set_output(transform="pandas").fit(X)
     out = enc.transform(X)
     assert isinstance(out, pd.DataFrame)
-    assert list(out.columns) == [f"multimodalcontrastiveencoder{i}" for i in range(6)]
+    prefix = "multimodalcontrastiveencoder"
+    assert list(out.columns) == [f"{prefix}_{m}{i}" for m in "xt" for i in range(3)]
 
 
 def test_pipeline_and_grid_search_with_identifiability_scorer(data):
@@ -641,7 +699,7 @@ def test_whiten_inputs_decorrelates_each_modality_and_bounds_the_gain(data):
         cov = np.cov(_tower_inputs(enc, X[:, cols], modality), rowvar=False)
         np.testing.assert_allclose(cov, np.eye(len(cov)), atol=1e-3)
     # an exact copy of a column leaves a zero-variance direction: its gain is
-    # floored (eigenvalue 1e-3 of the correlation matrix), never infinite
+    # 0 (small but real variances are floored at 1e-3), never infinite
     X = np.hstack([x, x[:, :1], X[:, split:]])
     enc = _enc(split + 1, whiten_inputs=True).fit(X)
     Y = _tower_inputs(enc, X[:, : split + 1], "x")
@@ -685,3 +743,227 @@ def test_failed_partial_fit_restores_the_weight_average(data):
     np.testing.assert_array_equal(
         enc.partial_fit(X).transform(X), twin.partial_fit(X).transform(X)
     )
+
+
+def _class_code_lines(path, name):
+    """Lines of code of a class: docstrings, comments and blank lines aside."""
+    source = path.read_text()
+    cls = next(
+        node
+        for node in ast.parse(source).body
+        if isinstance(node, ast.ClassDef) and node.name == name
+    )
+    docstrings = set()
+    for node in ast.walk(cls):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            docstrings.update(range(body[0].lineno, body[0].end_lineno + 1))
+    skip = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT}
+    skip |= {tokenize.DEDENT, tokenize.ENDMARKER}
+    lines = set()
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        if tok.type not in skip:
+            lines.update(range(tok.start[0], tok.end[0] + 1))
+    body = set(range(cls.lineno, cls.end_lineno + 1))
+    return len((lines & body) - docstrings)
+
+
+def test_encoder_class_holds_parameters_fit_and_inference_only():
+    """The class stays small: helpers live in _callbacks, _net and nn."""
+    path = Path(sklcm.__file__).parent / "_encoder.py"
+    n_lines = _class_code_lines(path, "MultimodalContrastiveEncoder")
+    assert 100 < n_lines <= 350, n_lines
+
+
+class _CtrlC(Callback):
+    """Press Ctrl-C at the end of a given training step."""
+
+    def __init__(self, step):
+        self.step = step
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        if training and dict(net.callbacks_)["lr_schedule"].step_ == self.step:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_ctrl_c_is_re_raised_and_keeps_the_partly_trained_model(data, method):
+    X, _, split = data
+    enc = _enc(split, callbacks=[_CtrlC(step=3)], ema_decay=0.9)
+    with pytest.raises(KeyboardInterrupt):
+        getattr(enc, method)(X)
+    # the partly trained model is kept, says how far it got, and is usable
+    assert enc.n_steps_ == 3 and len(enc.history_) == 1
+    assert enc.n_iter_ == 1
+    assert np.isfinite(enc.transform(X)).all()
+    assert dict(enc.net_.callbacks_)["weight_average"].raw_ is not None
+    # training goes on from there
+    assert enc.partial_fit(X).n_steps_ > 3
+
+
+def test_whiten_inputs_never_amplifies_a_column_constant_in_training(data):
+    X, _, split = data
+    X = X.copy()
+    X[:, 1] = 3.0  # constant (and non-zero) in training, like a border pixel
+    enc = _enc(split, whiten_inputs=True).fit(X)
+    x = X[:, :split]
+    moved = x.copy()
+    shift = np.array([1.0, -5.0])
+    moved[:2, 1] += shift  # a few test rows where it is not constant
+    delta = _tower_inputs(enc, moved, "x") - _tower_inputs(enc, x, "x")
+    # gain at most 1 along the direction seen as constant (31.6 on the base)
+    assert np.all(np.linalg.norm(delta[:2], axis=1) <= np.abs(shift) + 1e-6)
+    np.testing.assert_array_equal(delta[2:], 0)
+    # the varying columns are still whitened (unit covariance)
+    cov = np.cov(_tower_inputs(enc, x, "x"), rowvar=False)
+    varying = np.linalg.eigvalsh(cov)[1:]
+    np.testing.assert_allclose(varying, 1, atol=1e-3)
+
+
+def test_hidden_layer_sizes_int_is_one_hidden_layer(data):
+    X, _, split = data
+    one = _enc(split, hidden_layer_sizes=16).fit(X)
+    np.testing.assert_array_equal(
+        one.transform(X), _enc(split, hidden_layer_sizes=(16,)).fit(X).transform(X)
+    )
+    assert one.get_params()["hidden_layer_sizes"] == 16  # stored unchanged
+
+
+def test_feature_names_tell_the_two_views_apart(data):
+    X, _, split = data
+    enc = _enc(split, representation="both").fit(X)
+    names = enc.get_feature_names_out()
+    prefix = "multimodalcontrastiveencoder"
+    assert list(names) == [f"{prefix}_{m}{i}" for m in "xt" for i in range(3)]
+    names_x = _enc(split).fit(X).get_feature_names_out()
+    assert list(names_x) == [f"{prefix}{i}" for i in range(3)]
+
+
+def test_early_stopping_tol_is_the_rise_that_counts(data):
+    X, _, split = data
+    params = dict(max_epochs=20, early_stopping=True, n_iter_no_change=2)
+    # no rise of the score (a fraction in [0, 1]) exceeds tol=1: the first
+    # epoch is the best and training stops n_iter_no_change epochs later
+    enc = _enc(split, tol=1.0, **params).fit(X)
+    assert enc.history_[:, "valid_score_best"] == [True, False, False]
+    assert enc.n_iter_ == 3
+
+
+def _streamed(split, X, **params):
+    """An encoder after one partial_fit on the first half of X."""
+    params = {"warmup": 1, "lr_schedule": "constant", **params}
+    return _enc(split, **params).partial_fit(X[:150])
+
+
+def test_set_params_between_partial_fits_applies_lr_batch_size_temperature(data):
+    X, _, split = data
+    enc = _streamed(split, X).set_params(lr=1e-4, batch_size=32, temperature=0.5)
+    steps = enc.n_steps_
+    enc.partial_fit(X[150:])
+    assert enc.net_.optimizer_.param_groups[0]["lr"] == pytest.approx(1e-4)
+    # 150 pairs in batches of 32: four full ones and a last one of 22
+    assert enc.batch_size_ == 32 and enc.n_steps_ - steps == 5
+    assert enc.temperature_ == pytest.approx(0.5)
+    assert enc.net_.criterion_.temperature == pytest.approx(0.5)
+    # the applied values stick: a pickle trains on exactly as the original
+    twin = pickle.loads(pickle.dumps(enc))
+    np.testing.assert_array_equal(
+        enc.partial_fit(X[:150]).transform(X), twin.partial_fit(X[:150]).transform(X)
+    )
+
+
+def test_set_params_ema_decay_between_partial_fits(data):
+    X, _, split = data
+    # dropping the average: the raw weights are used at once (averaging
+    # never changes the training, so they are the plain encoder's) ...
+    dropped = _streamed(split, X, ema_decay=0.9).set_params(ema_decay=None)
+    np.testing.assert_array_equal(
+        dropped.transform(X), _streamed(split, X).transform(X)
+    )
+    # ... and trained on
+    plain = _streamed(split, X).partial_fit(X[150:])
+    dropped.partial_fit(X[150:])
+    assert "weight_average" not in dict(dropped.net_.callbacks_)
+    np.testing.assert_array_equal(dropped.transform(X), plain.transform(X))
+    # starting one: it averages the steps that follow
+    added = _streamed(split, X).set_params(ema_decay=0.5).partial_fit(X[150:])
+    average = dict(added.net_.callbacks_)["weight_average"]
+    assert average.decay == 0.5 and average.n_updates_ == added.n_steps_ // 2
+    assert not np.allclose(added.transform(X), plain.transform(X))
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"hidden_layer_sizes": (8,)},
+        {"n_components": 2},
+        {"latent_space": "box"},
+        {"split": 1},
+        {"optimizer": "sgd"},
+        {"whiten_inputs": True},
+        {"callbacks": [Callback()]},
+        {"learn_temperature": True},
+    ],
+)
+def test_set_params_needing_a_refit_raise_in_partial_fit(data, params):
+    X, _, split = data
+    enc = _streamed(split, X)
+    before, steps = enc.transform(X), enc.n_steps_
+    enc.set_params(**params)
+    (name,) = params
+    with pytest.raises(ValueError, match=rf"set_params changed \['{name}'\].*fit"):
+        enc.partial_fit(X[150:])
+    assert enc.n_steps_ == steps  # nothing trained, nothing changed
+    enc.set_params(**{name: _enc(split).get_params()[name]})
+    np.testing.assert_array_equal(enc.transform(X), before)
+    enc.partial_fit(X[150:])  # set back: training goes on
+    assert enc.n_steps_ > steps
+    # fit takes the new values
+    enc.set_params(**params)
+    if name != "split":
+        assert enc.fit(X).n_steps_ > 0
+
+
+def test_set_params_learned_temperature_needs_a_refit(data):
+    X, _, split = data
+    enc = _streamed(split, X, learn_temperature=True).set_params(temperature=0.5)
+    with pytest.raises(ValueError, match=r"\['temperature'\]"):
+        enc.partial_fit(X[150:])
+
+
+def test_set_params_of_fit_only_parameters_leaves_partial_fit_as_it_was(data):
+    X, _, split = data
+    plain = _streamed(split, X).partial_fit(X[150:])
+    enc = _streamed(split, X).set_params(
+        max_epochs=7, early_stopping=True, n_iter_no_change=2, tol=0.1
+    )
+    np.testing.assert_array_equal(
+        enc.partial_fit(X[150:]).transform(X), plain.transform(X)
+    )
+
+
+def test_failed_partial_fit_after_set_params_restores_the_net(data):
+    X, _, split = data
+    enc = _streamed(split, X, ema_decay=0.9)
+    twin = pickle.loads(pickle.dumps(enc))
+    new = dict(ema_decay=None, batch_size=32, lr=1e-4)
+    enc.set_params(**new)
+    enc.net_.criterion_.log_temperature.fill_(-100.0)  # logits overflow
+    with pytest.raises(ValueError, match="keeps its state"):
+        enc.partial_fit(X[150:])
+    enc.net_.criterion_.log_temperature.fill_(np.log(0.2))
+    assert "weight_average" in dict(enc.net_.callbacks_)
+    assert enc.net_.batch_size == enc.batch_size_ == 64
+    twin.set_params(**new)
+    np.testing.assert_array_equal(enc.transform(X), twin.transform(X))
+    # the next call applies the new parameters as if the failed one never ran
+    np.testing.assert_array_equal(
+        enc.partial_fit(X[150:]).transform(X), twin.partial_fit(X[150:]).transform(X)
+    )
+    enc.set_params(ema_decay=0.9)  # the average is gone: it starts anew
+    assert dict(enc.partial_fit(X[:150]).net_.callbacks_)["weight_average"].n_updates_

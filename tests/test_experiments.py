@@ -192,7 +192,7 @@ def test_reproduce_skips_finished_runs_and_reports_each_run_at_once():
 
 
 class _CtrlC(Callback):
-    """Press Ctrl-C during the 7th training step (skorch swallows it)."""
+    """Press Ctrl-C during the 7th training step (the encoder re-raises it)."""
 
     def on_batch_end(self, net, training=False, **kwargs):
         if training and dict(net.callbacks_)["lr_schedule"].step_ == 7:

@@ -125,6 +125,7 @@ def _make_encoder(setting, preset, sampler, steps, seed, device):
         "max_steps": steps,
         "device": device,
         "random_state": seed,
+        "representation": "both",  # transform gives [z_x | z_t] for the ICA rows
         **setting.encoder,
     }
     return sklcm.MultimodalContrastiveEncoder(**params)
@@ -183,11 +184,11 @@ def _check_score(setting, encoder, sampler, check, seed):
 def _train(setting, encoder, sampler, steps, chunk_steps, rng, check, seed, report):
     """Stream fresh chunks through ``partial_fit`` until ``steps`` steps ran.
 
-    The last chunk is cut so that no call passes the schedule's end. skorch's
-    ``partial_fit`` swallows KeyboardInterrupt and returns early, so a chunk
-    that trains fewer steps than its batches means Ctrl-C: raise
-    :class:`_TrainingInterrupted`. Returns the training time and the held-out
-    scores at the checkpoints of ``_CHECKPOINTS``.
+    The last chunk is cut so that no call passes the schedule's end. Ctrl-C
+    during ``partial_fit`` is re-raised by the encoder, which keeps the steps
+    taken: raise :class:`_TrainingInterrupted` naming them. Returns the
+    training time and the held-out scores at the checkpoints of
+    ``_CHECKPOINTS``.
     """
     due = [math.ceil(f * steps) for f in _CHECKPOINTS]
     checks, train_time = [], 0.0
@@ -199,12 +200,10 @@ def _train(setting, encoder, sampler, steps, chunk_steps, rng, check, seed, repo
         start = time.perf_counter()
         try:
             encoder.partial_fit(X)
-        except KeyboardInterrupt:  # outside skorch's loop it is not swallowed
-            pass  # detected below from the steps taken
+        except KeyboardInterrupt as exc:
+            taken = getattr(encoder, "n_steps_", done)
+            raise _TrainingInterrupted(setting.name, seed, taken, steps) from exc
         train_time += time.perf_counter() - start
-        taken = getattr(encoder, "n_steps_", done)
-        if taken < done + n_steps:
-            raise _TrainingInterrupted(setting.name, seed, taken, steps)
         report("train", step=encoder.n_steps_, steps=steps, elapsed=train_time)
         if due and encoder.n_steps_ >= due[0]:
             due = [d for d in due if d > encoder.n_steps_]
@@ -212,18 +211,13 @@ def _train(setting, encoder, sampler, steps, chunk_steps, rng, check, seed, repo
     return train_time, checks
 
 
-def _encode_both(encoder, sampler, X):
-    x, t = _modalities(sampler, X)
-    return np.hstack([encoder.encode(x, "x"), encoder.encode(t, "t")])
-
-
-def _coupled_ica(encoder, sampler, n_latents, fit, test, seed):
+def _coupled_ica(encoder, n_latents, fit, test, seed):
     """MCC after CoupledLatentICA fitted on fresh ``[z_x | z_t]`` pairs."""
     ica = sklcm.CoupledLatentICA(
         n_components=n_latents, split=encoder.n_components, random_state=seed
     )
-    ica.fit(_encode_both(encoder, sampler, fit[0]))
-    S = ica.transform(_encode_both(encoder, sampler, test[0]))[:, :n_latents]
+    ica.fit(encoder.transform(fit[0]))  # representation="both": [z_x | z_t]
+    S = ica.transform(encoder.transform(test[0]))[:, :n_latents]
     return mean_corr_coef(test[1], S), S
 
 
@@ -304,10 +298,9 @@ def run_setting(
     geometry's theorem row: the per-coordinate std of ``z_t - z_x`` over that
     of ``z_x`` (Monte Carlo, fixed seed).
 
-    Ctrl-C during training (which skorch's ``partial_fit`` swallows) is
-    detected from the steps actually taken and raised again as a
-    ``KeyboardInterrupt`` naming the steps taken; no result is returned for
-    an interrupted run.
+    Ctrl-C during training (which the encoder re-raises) is raised again as
+    a ``KeyboardInterrupt`` naming the steps taken; no result is returned
+    for an interrupted run.
 
     Parameters
     ----------
@@ -392,7 +385,7 @@ def run_setting(
         mcc_ica=float("nan"),
     )
     if setting.ica:
-        result["mcc_ica"], Z = _coupled_ica(encoder, sampler, n, fit, test, seed)
+        result["mcc_ica"], Z = _coupled_ica(encoder, n, fit, test, seed)
     result["score"] = result["mcc_ica"] if setting.ica else result[setting.metric]
     result.update(_disentanglement(test[1], Z, seed))
     result.update(

@@ -6,6 +6,10 @@ import contextlib
 import numpy as np
 import torch
 
+# rows converted (and encoded) at once when a pass over the data is done in
+# chunks
+CHUNK_ROWS = 8192
+
 
 def resolve_device(device):
     """Turn ``"auto"`` into a concrete torch device string and check availability.
