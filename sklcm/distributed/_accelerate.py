@@ -317,6 +317,7 @@ class AcceleratedContrastiveEncoder(MultimodalContrastiveEncoder):
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
+        tol=1e-4,
         callbacks=None,
         verbose=0,
         random_state=None,
@@ -346,6 +347,7 @@ class AcceleratedContrastiveEncoder(MultimodalContrastiveEncoder):
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
         self.callbacks = callbacks
         self.verbose = verbose
         self.random_state = random_state
