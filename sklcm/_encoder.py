@@ -303,6 +303,9 @@ class MultimodalContrastiveEncoder(
     (200, 2)
     """
 
+    # parameters besides _LIVE_PARAMS that partial_fit applies after set_params
+    _live_params = frozenset()
+
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "split": [Interval(Integral, 1, None, closed="left"), None],
@@ -924,7 +927,8 @@ def _apply_set_params(encoder, n_samples):
     params = encoder.get_params(deep=False)
     trained = getattr(encoder, "_trained_params_", params)  # older pickles
     changed = {k for k, v in params.items() if repr(v) != repr(trained[k])}
-    refit = sorted(changed - _LIVE_PARAMS - _FIT_ONLY_PARAMS)
+    live = _LIVE_PARAMS | encoder._live_params
+    refit = sorted(changed - live - _FIT_ONLY_PARAMS)
     if "temperature" in changed and encoder.learn_temperature:
         refit.append("temperature")  # the learned value is part of the model
     if refit:

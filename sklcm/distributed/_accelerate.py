@@ -289,6 +289,9 @@ class AcceleratedContrastiveEncoder(MultimodalContrastiveEncoder):
     # placement, e.g. for the RNG it forks while building the towers.
     device = "auto"
 
+    # applied by partial_fit: the accelerator of the current launch trains on
+    _live_params = frozenset({"accelerator"})
+
     # Every parameter of the base encoder but `device`, in its order, then
     # `accelerator`; tests/test_distributed.py checks that the two lists agree.
     def __init__(
@@ -411,6 +414,11 @@ class AcceleratedContrastiveEncoder(MultimodalContrastiveEncoder):
         # loads with accelerator=None, and its net without one
         state = dict(super().__getstate__())  # may be self.__dict__ itself
         state["accelerator"] = None
+        if "_trained_params_" in state:
+            state["_trained_params_"] = {
+                **state["_trained_params_"],
+                "accelerator": None,
+            }
         if "device_" in state:
             state["device_"] = _portable_device(state["device_"])
         return state
