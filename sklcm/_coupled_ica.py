@@ -33,8 +33,8 @@ _GAUSSIAN_ABS_MEAN = np.sqrt(2.0 / np.pi)
 _WHITE_RTOL = 1e-6
 _DEFAULT_TOL = {"fastica": 1e-4, "picard": 1e-7}
 _PICARD_HINT = (
-    'algorithm="picard" needs python-picard: pip install "sklcm[ica]" '
-    "(or pip install python-picard)."
+    'algorithm="picard" needs python-picard: pip install -e ".[ica]" in the '
+    "sklcm checkout (or pip install python-picard)."
 )
 
 
@@ -247,7 +247,7 @@ class CoupledLatentICA(
         Orthogonal ICA run on the whitened data: scikit-learn's parallel
         FastICA with the logcosh contrast, or Picard-O
         (``picard.picard(..., ortho=True)``, needs python-picard, installed
-        by ``pip install "sklcm[ica]"``).
+        by ``pip install -e ".[ica]"`` in the sklcm checkout).
 
     whiten : {"pca-unless-white", "pca"} or False, default="pca-unless-white"
         Whitening before the orthogonal ICA.

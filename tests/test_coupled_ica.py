@@ -305,7 +305,7 @@ def _bad_inputs():
         ({"whiten": "auto"}, X6, InvalidParameterError, "'pca-unless-white'"),
         ({"whiten": True}, X6, InvalidParameterError, "'whiten' parameter"),
         ({"tol": 0.0}, X6, InvalidParameterError, "'tol' parameter"),
-        ({"algorithm": "picard"}, X6, ImportError, r"pip install \"sklcm\[ica\]\""),
+        ({"algorithm": "picard"}, X6, ImportError, r"pip install -e \"\.\[ica\]\""),
     ]
 
 

@@ -288,3 +288,10 @@ def test_realdata_margins_match_realdata_txt():
         "README.md",
         f"({pca[1].replace('-', '−')} / {pca[2].replace('-', '−')} against PCA-10)",
     )
+
+
+def test_install_hints_in_the_code_name_the_checkout():
+    # the same rule for the ImportError hints and docstrings of the package
+    for path in (ROOT / "sklcm").rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r"""pip install ['"]?sklcm\[""", text), path

@@ -8,7 +8,10 @@ from sklearn.model_selection import KFold, cross_val_predict
 from ...utils._validation import check_latent_pair
 from .._identifiability import _abs_corr, _match
 
-_PLOT_HINT = 'IdentifiabilityDisplay needs matplotlib: pip install "sklcm[plot]".'
+_PLOT_HINT = (
+    'IdentifiabilityDisplay needs matplotlib: pip install -e ".[plot]" in the '
+    "sklcm checkout (or pip install matplotlib)."
+)
 
 
 def _import_pyplot():
