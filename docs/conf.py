@@ -126,3 +126,17 @@ html_theme_options = {
     "footer_end": ["sphinx-version"],
 }
 html_sidebars = {"index": [], "install": []}
+
+
+# -- API pages ---------------------------------------------------------------
+_METADATA_REQUEST = re.compile(r"^set_\w+_request$")
+
+
+def _skip_metadata_requests(app, what, name, obj, skip, options):
+    """Leave out scikit-learn's generated ``set_<method>_request`` methods
+    (metadata routing plumbing, documented by scikit-learn itself)."""
+    return True if _METADATA_REQUEST.match(name) else None
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_metadata_requests)
