@@ -11,7 +11,7 @@ import torch
 from sklearn.linear_model import LogisticRegression
 
 from sklcm import CoupledLatentICA
-from sklcm._cli import main
+from sklcm.cli import main
 from sklcm.datasets import load_digits_halves
 from sklcm.evaluation import _fewshot, fewshot_evaluate
 from sklcm.model_selection import FewShotSplit

@@ -1,4 +1,4 @@
-"""``python -m sklcm fewshot``: argument parsing, printing and saving only."""
+"""``python -m sklcm fewshot``: options, input files, the table and its files."""
 # License: BSD 3 clause
 
 import argparse
@@ -9,6 +9,19 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from ._arguments import (
+    TrainingError,
+    UsageError,
+    device,
+    existing_file,
+    fraction_or_count,
+    non_negative_int,
+    positive_float,
+    positive_float_or,
+    positive_int,
+    writable_dir,
+)
 
 _DESCRIPTION = """\
 Few-shot linear-probe accuracy of unsupervised representations of your features.
@@ -34,44 +47,8 @@ error), 1 when training fails (the message says which option to change).
 """
 
 
-class FewshotInputError(Exception):
-    """A bad file or argument, reported as a usage error (exit status 2)."""
-
-
-class FewshotTrainingError(Exception):
-    """A failure while fitting, with what to change (exit status 1)."""
-
-
-def _temperature(text):
-    if text == "select":
-        return text
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a positive number or 'select', got {text!r}"
-        ) from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
-    return value
-
-
-def _test_size(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if value >= 1 and value.is_integer():
-        return int(value)
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(
-            f"must be a fraction in (0, 1) or a whole number of rows, got {text!r}"
-        )
-    return value
-
-
-def add_fewshot_parser(subparsers, positive_int):
-    """Add the ``fewshot`` subcommand to the sklcm parser and return it."""
+def add_parser(subparsers):
+    """Add the ``fewshot`` subcommand to ``subparsers`` and return its parser."""
     from sklcm.evaluation._fewshot import BASE_METHODS, PAIR_METHODS
 
     p = subparsers.add_parser(
@@ -84,17 +61,20 @@ def add_fewshot_parser(subparsers, positive_int):
     p.add_argument(
         "--features",
         required=True,
+        type=existing_file,
         metavar="F.npy",
         help="2-D array (.npy, or .npz holding one array): the view probed",
     )
     p.add_argument(
         "--labels",
         required=True,
+        type=existing_file,
         metavar="Y.npy",
         help="1-D class labels, one per row of --features",
     )
     p.add_argument(
         "--pair",
+        type=existing_file,
         metavar="T.npy",
         help="second view of the same rows: enables the encoder methods",
     )
@@ -134,13 +114,13 @@ def add_fewshot_parser(subparsers, positive_int):
     )
     p.add_argument(
         "--test-size",
-        type=_test_size,
+        type=fraction_or_count,
         default=0.3,
         help="fraction (< 1) or number of rows of the fixed test set (default: 0.3)",
     )
     p.add_argument(
         "--val-shots",
-        type=int,
+        type=non_negative_int,
         default=0,
         metavar="K",
         help="extra shots per class to choose the probe's C (default: 0, "
@@ -148,14 +128,14 @@ def add_fewshot_parser(subparsers, positive_int):
     )
     p.add_argument(
         "--C",
-        type=float,
+        type=positive_float,
         default=1.0,
         dest="C",
         help="probe's inverse regularisation (default: 1.0)",
     )
     p.add_argument(
         "--temperature",
-        type=_temperature,
+        type=positive_float_or("select"),
         default="select",
         help="encoder temperature, or 'select' (label-free choice among "
         "0.2 0.5 1 2 by cross-view neighbour agreement; default)",
@@ -173,11 +153,16 @@ def add_fewshot_parser(subparsers, positive_int):
     )
     p.add_argument(
         "--random-state",
-        type=int,
+        type=non_negative_int,
         default=0,
         help="seed of the test set, draws and models (default: 0)",
     )
-    p.add_argument("--device", default="auto", help="torch device (default: auto)")
+    p.add_argument(
+        "--device",
+        type=device,
+        default="auto",
+        help="torch device: auto, cpu, cuda or cuda:N (default: auto)",
+    )
     p.add_argument(
         "--out",
         metavar="DIR",
@@ -191,13 +176,11 @@ def _load_array(path, option, key):
     """The array in ``path`` (.npy, or the ``key`` array of an .npz file)."""
     try:
         loaded = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise FewshotInputError(f"--{option} {path!r}: no such file.") from None
     except (OSError, ValueError) as exc:
-        raise FewshotInputError(f"--{option} {path!r}: cannot read ({exc}).") from None
+        raise UsageError(f"--{option} {path!r}: cannot read ({exc}).") from None
     if not isinstance(loaded, np.lib.npyio.NpzFile):
         if key is not None:
-            raise FewshotInputError(
+            raise UsageError(
                 f"--{option}-key {key!r}: --{option} {path!r} is a .npy file (one "
                 f"array); drop --{option}-key."
             )
@@ -205,12 +188,12 @@ def _load_array(path, option, key):
     with loaded:
         keys = list(loaded.files)
         if key is None and len(keys) != 1:
-            raise FewshotInputError(
+            raise UsageError(
                 f"--{option} {path!r} holds {len(keys)} arrays {keys}; choose one "
                 f"with --{option}-key NAME."
             )
         if key is not None and key not in keys:
-            raise FewshotInputError(
+            raise UsageError(
                 f"--{option}-key {key!r}: --{option} {path!r} holds {keys}."
             )
         return loaded[keys[0] if key is None else key]
@@ -224,7 +207,7 @@ def _load_view(path, option, key):
     try:
         return _read_array(array, name=f"--{option}={path!r}", key=None)
     except ValueError as exc:
-        raise FewshotInputError(str(exc)) from None
+        raise UsageError(str(exc)) from None
 
 
 def _load_labels(path, key):
@@ -232,11 +215,11 @@ def _load_labels(path, key):
     if y.ndim == 2 and y.shape[1] == 1:
         y = y.ravel()
     if y.ndim != 1:
-        raise FewshotInputError(
+        raise UsageError(
             f"--labels {path!r} must be 1-D (one label per row), got shape {y.shape}."
         )
     if y.dtype.kind == "f" and not np.isfinite(y).all():
-        raise FewshotInputError(
+        raise UsageError(
             f"--labels {path!r} contains {int((~np.isfinite(y)).sum())} non-finite "
             "values (NaN or inf)."
         )
@@ -248,7 +231,7 @@ def _check_pair_methods(args):
 
     needs = [m for m in args.methods or () if m in PAIR_METHODS]
     if needs and args.pair is None:
-        raise FewshotInputError(
+        raise UsageError(
             f"--methods {' '.join(needs)} needs --pair T.npy (a second view of the "
             "same rows)."
         )
@@ -262,12 +245,12 @@ def _load_inputs(args):
         pair = _load_view(args.pair, "pair", args.pair_key)
     y = _load_labels(args.labels, args.labels_key)
     if len(y) != len(features):
-        raise FewshotInputError(
+        raise UsageError(
             f"--labels {args.labels!r} has {len(y)} labels but --features "
             f"{args.features!r} has {len(features)} rows."
         )
     if pair is not None and len(pair) != len(features):
-        raise FewshotInputError(
+        raise UsageError(
             f"--pair {args.pair!r} has {len(pair)} rows but --features "
             f"{args.features!r} has {len(features)}; row i of both must be the "
             "same sample."
@@ -370,7 +353,7 @@ def _check_before_training(features, y, pair, args):
             features, y, pair=pair, **{k: kwargs[k] for k in _CHECKED}
         )
     except ValueError as exc:
-        raise FewshotInputError(str(exc)) from None
+        raise UsageError(str(exc)) from None
     where = "all" if args.transductive else "pool"
     _notice_dropped(checked["dropped_columns"], f"{len(checked['fit_rows'])} {where}")
 
@@ -395,21 +378,27 @@ def _training_failure(exc):
     """What went wrong while fitting, and which option to change."""
     if isinstance(exc.__cause__, FloatingPointError) or "diverged" in str(exc):
         detail = str(exc.__cause__ or exc).split(";")[0].rstrip(".")
-        return FewshotTrainingError(
+        return TrainingError(
             f"training the encoder diverged ({detail}); use a larger --temperature "
             "(e.g. --temperature 0.5) or --temperature select."
         )
-    return FewshotTrainingError(
+    return TrainingError(
         f"fitting failed: {exc} (--methods chooses the methods to run)."
     )
 
 
-def run_fewshot(args):
-    """Run the ``fewshot`` subcommand from parsed ``args``; return the exit status."""
+def run(args):
+    """Run ``fewshot`` from parsed ``args``; return the exit status (0).
+
+    Raises :class:`UsageError` on bad input, before anything is fitted, and
+    :class:`TrainingError` (with the option to change) when fitting fails.
+    """
     from sklcm.evaluation import fewshot_evaluate
 
     features, y, pair = _load_inputs(args)
     _check_before_training(features, y, pair, args)
+    if args.out:
+        writable_dir(args.out)
 
     def progress(method, seconds):
         if not args.quiet:  # progress goes to stderr
@@ -435,20 +424,3 @@ def run_fewshot(args):
         if not args.quiet:
             print(f"results written to {args.out}", file=sys.stderr)
     return 0
-
-
-def main(args, parser):
-    """Run ``fewshot``; return 0, 2 on bad input (usage error) or 1 on a failure.
-
-    Bad input prints the usage line and the error; a failure while fitting
-    (e.g. a diverged encoder) prints what to change, without the usage line.
-    """
-    try:
-        return run_fewshot(args)
-    except FewshotInputError as exc:
-        parser.print_usage(sys.stderr)
-        print(f"sklcm fewshot: error: {exc}", file=sys.stderr)
-        return 2
-    except FewshotTrainingError as exc:
-        print(f"sklcm fewshot: error: {exc}", file=sys.stderr)
-        return 1
