@@ -482,8 +482,10 @@ def _check_before_training(features, y, pair, targets, args):
             **{k: kwargs[k] for k in _CHECKED},
         )  # fmt: skip
     except ValueError as exc:
-        message = str(exc)  # the API names a target as the option does
-        raise UsageError(message.replace("target ", "--target ", 1)) from None
+        message = str(exc)  # the API says "target 'NAME': ...": name the option
+        if message.startswith("target "):
+            message = "--" + message
+        raise UsageError(message) from None
     where = "all" if args.transductive else "pool"
     _notice_dropped(checked["dropped_columns"], f"{len(checked['fit_rows'])} {where}")
 
