@@ -1,5 +1,5 @@
 """Entry point of ``python -m sklcm``."""
 
-from sklcm._cli import main
+from sklcm.cli import main
 
 raise SystemExit(main())

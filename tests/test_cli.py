@@ -14,7 +14,7 @@ import pytest
 import torch
 from skorch.callbacks import Callback
 
-from sklcm._cli import main
+from sklcm.cli import main
 from sklcm.experiments import PRESETS, SETTINGS
 
 torch.set_num_threads(1)
@@ -297,3 +297,104 @@ def test_quick_preset_duration_is_stated_once_everywhere(capsys):
         text = " ".join((root / page).read_text(encoding="utf-8").split())
         assert duration in text, page
         assert not re.search(r"about \d+ min", text.replace(duration, "")), page
+
+
+# -- one command line: shared argument types and one usage error ---------------
+
+# values every option of a shared argument type must refuse (usage error, exit 2)
+_BAD_VALUES = {
+    "positive_int": ["0", "-1", "x", "1.5"],
+    "non_negative_int": ["-1", "x", "1.5"],
+    "positive_float": ["0", "-1", "nan", "inf", "x"],
+    "positive_float_or_select": ["0", "-2", "x"],
+    "fraction_or_count": ["0", "-0.2", "1.5", "x"],
+    "existing_file": ["{missing}", "{folder}"],
+    "device": ["gpu", "tpu:0"],
+}
+
+
+@pytest.fixture
+def files(tmp_path):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "F.npy", rng.normal(size=(30, 4)))
+    np.save(tmp_path / "y.npy", np.repeat(np.arange(3), 10))
+    return tmp_path
+
+
+def _typed_options():
+    """(subcommand, option, type name) of every option with a ``type=``."""
+    from sklcm.cli._main import _build_parser
+
+    _, subparsers = _build_parser()
+    return [
+        (name, action.option_strings[-1], action.type)
+        for name, sub in subparsers.items()
+        for action in sub._actions
+        if action.type is not None
+    ]
+
+
+def test_every_typed_option_uses_a_shared_argument_type():
+    from sklcm.cli import _arguments
+
+    options = _typed_options()
+    assert {cmd for cmd, _, _ in options} == {"reproduce", "fewshot"}
+    for cmd, option, kind in options:
+        # no int/float or hand-written check of a subcommand's own
+        assert kind.__module__ == _arguments.__name__, (cmd, option)
+        assert kind.__name__ in _BAD_VALUES, (cmd, option, kind.__name__)
+
+
+@pytest.mark.parametrize(
+    "cmd, option, kind", _typed_options(), ids=lambda v: getattr(v, "__name__", v)
+)
+def test_every_typed_option_refuses_bad_values_naming_the_option(
+    tmp_path, capsys, cmd, option, kind
+):
+    for bad in _BAD_VALUES[kind.__name__]:
+        bad = bad.format(missing=tmp_path / "nope.npy", folder=tmp_path)
+        assert main([cmd, option, bad]) == 2, (option, bad)
+        err = capsys.readouterr().err
+        assert err.startswith(f"usage: sklcm {cmd}"), err
+        assert f"sklcm {cmd}: error: argument {option}: " in err, err
+
+
+def test_negative_val_shots_is_reported_as_the_option(files, capsys):
+    # it was refused by FewShotSplit as "n_val_shots", a name users never typed
+    argv = ["fewshot", "--features", str(files / "F.npy"), "--labels"]
+    assert main([*argv, str(files / "y.npy"), "--val-shots", "-1"]) == 2
+    err = capsys.readouterr().err
+    assert "argument --val-shots: must be >= 0, got -1" in err
+    assert "n_val_shots" not in err
+
+
+def test_subcommands_share_one_usage_error_type():
+    import inspect
+
+    from sklcm.cli import _arguments, _fewshot, _main, _reproduce
+
+    for module in (_fewshot, _reproduce, _main):
+        own = [
+            cls
+            for _, cls in inspect.getmembers(module, inspect.isclass)
+            if issubclass(cls, Exception) and cls.__module__ == module.__name__
+        ]
+        assert own == [], module.__name__
+    assert _fewshot.UsageError is _reproduce.UsageError is _arguments.UsageError
+
+
+@pytest.mark.parametrize(
+    "argv, prefix",
+    [
+        (["reproduce", "--settings", "nope"], "sklcm reproduce: error: --settings"),
+        (["fewshot", "--features", "{F}", "--labels", "{F}"], "sklcm fewshot: error:"),
+    ],
+)
+def test_errors_found_after_parsing_are_usage_errors_of_their_subcommand(
+    files, capsys, argv, prefix
+):
+    assert main([a.format(F=files / "F.npy") for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"usage: {prefix.split(':')[0]}") and prefix in err, err

@@ -1,6 +1,7 @@
 """Tests of the few-shot protocol (sklcm.evaluation.fewshot_evaluate) and its CLI."""
 # License: BSD 3 clause
 
+import csv
 import json
 import subprocess
 import sys
@@ -11,7 +12,7 @@ import torch
 from sklearn.linear_model import LogisticRegression
 
 from sklcm import CoupledLatentICA
-from sklcm._cli import main
+from sklcm.cli import main
 from sklcm.datasets import load_digits_halves
 from sklcm.evaluation import _fewshot, fewshot_evaluate
 from sklcm.model_selection import FewShotSplit
@@ -87,6 +88,13 @@ def _rows_of(X, views):
     return None
 
 
+def _shares_rows(X, view):
+    """Whether a row of ``X`` starts with a row of ``view``."""
+    rows = {row.tobytes() for row in view}
+    width = view.shape[1]
+    return X.shape[1] >= width and any(r[:width].tobytes() in rows for r in X)
+
+
 _FAST_ENCODER = {
     "max_epochs": 2,
     "hidden_layer_sizes": (16,),
@@ -98,12 +106,14 @@ _FAST_ENCODER = {
 @pytest.mark.parametrize("transductive", [False, True])
 def test_fewshot_unsupervised_steps_never_see_test_rows(spies, transductive):
     x, t, y = _views()
+    x_target = x[::-1] + 3.0  # a shifted target: only ever transformed
     pool, test = FewShotSplit(test_size=0.3, random_state=0).split_pool(x, y)
     fit_rows = set(range(len(y))) if transductive else set(pool)
     fewshot_evaluate(
         x, y, pair=t, shots=1, n_draws=2, n_components=2, transductive=transductive,
         methods=["pca", "cca", "encoder"], temperature="select",
         temperatures=(0.5, 2.0), encoder_params=_FAST_ENCODER,
+        targets={"shifted": (x_target, y[::-1])},
     )  # fmt: skip
     seen = {}
     for name, X, _ in spies:
@@ -111,6 +121,8 @@ def test_fewshot_unsupervised_steps_never_see_test_rows(spies, transductive):
         seen.setdefault(name, []).append(rows)
         if rows is None:  # a later step (PCA, CCA, scaling of scores)
             assert len(X) == len(fit_rows), name
+        # no target row, raw or first in [x | t], is ever fitted on
+        assert not _shares_rows(X, x_target), name
     # scalers of the features (pca, cca) and of the pair (cca): the fitting rows
     assert seen["StandardScaler"].count(fit_rows) == 3
     assert len(seen["PCA"]) == len(seen["CCA"]) == 1
@@ -433,3 +445,240 @@ def test_cli_fewshot_bad_input(files, capsys, case, match):
     err = capsys.readouterr().err
     assert err.startswith("usage: sklcm fewshot")
     assert pytest.importorskip("re").search(match, err), err
+
+
+# -- shifted targets ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("protocol", ["default", "paper"])
+def test_fewshot_target_of_the_test_rows_scores_the_test_accuracy(protocol):
+    # the same fitted steps and probes score a target: on the test rows
+    # themselves every draw scores exactly the test accuracy; with every label
+    # moved to another class, a draw cannot be right on both
+    x, t, y = _views()
+    _, test = FewShotSplit(test_size=0.3, random_state=0).split_pool(x, y)
+    rows = fewshot_evaluate(
+        x, y, pair=t, shots=[1, 3], n_draws=3, n_components=2,
+        methods=["raw", "pca", "ica", "cca", "encoder", "encoder+ica"],
+        temperature=1.0, encoder_params=_FAST_ENCODER, protocol=protocol,
+        targets={"same": (x[test], y[test]), "wrong": (x[test], (y[test] + 1) % 3)},
+    )  # fmt: skip
+    for r in rows:
+        same, wrong = r["targets"]["same"], r["targets"]["wrong"]
+        assert same["scores"] == r["scores"], (r["method"], r["shots"])
+        assert all(a + b <= 100 + 1e-9 for a, b in zip(r["scores"], wrong["scores"]))
+        average = (np.array(same["scores"]) + wrong["scores"]) / 2
+        assert np.allclose(r["targets_mean"]["scores"], average)
+        assert r["n_target"] == {"same": 27, "wrong": 27}
+        assert r["protocol"] == protocol
+
+
+def test_fewshot_target_loses_the_columns_dropped_from_the_features():
+    x, _, y = _views()
+    pool, test = FewShotSplit(test_size=0.3, random_state=0).split_pool(x, y)
+    x[pool, 6] = 0.0  # constant on the pool only: dropped
+    x[test, 6] = np.arange(len(test))
+    rows = fewshot_evaluate(
+        x, y, shots=[2], n_draws=3, n_components=3, methods=["raw", "ica"],
+        targets={"same": (x[test], y[test])},
+    )  # fmt: skip
+    assert rows[0]["dropped_columns"]["features"] == [6]
+    assert all(r["targets"]["same"]["scores"] == r["scores"] for r in rows)
+
+
+@pytest.mark.parametrize(
+    "targets, match",
+    [
+        ({"a": (np.zeros((5, 7)), np.zeros(5))}, r"target 'a': X must have the 8 "),
+        ({"a": (np.zeros(8), np.zeros(1))}, r"target 'a': X must .* shape \(8,\)"),
+        ({"a": (np.full((5, 8), np.nan), np.zeros(5))}, r"target 'a': .*NaN"),
+        ({"a": (np.zeros((5, 8)), np.zeros(4))}, r"'a': X has 5 rows but y has 4"),
+        ({"a": (np.zeros((2, 8)), [0, 7])}, r"target 'a': labels \[7\] do not occur"),
+        ({"a": (np.zeros((2, 8)), np.zeros((2, 2)))}, r"target 'a': .*1d"),
+        ({"a": np.zeros((5, 8))}, r"target 'a' must be a pair \(X, y\)"),
+        ({"": (np.zeros((5, 8)), np.zeros(5))}, "non-empty strings"),
+        ([("a", np.zeros((5, 8)))], r"targets must be a dict"),
+    ],
+)
+def test_fewshot_bad_targets_fail_before_any_fit(monkeypatch, targets, match):
+    def no_fit(*args, **kwargs):
+        raise AssertionError("fitted before the targets were checked")
+
+    monkeypatch.setattr(_fewshot, "_representations", no_fit)
+    x, _, y = _views()
+    with pytest.raises(ValueError, match=match):
+        fewshot_evaluate(x, y, shots=[1], n_draws=2, methods=["raw"], targets=targets)
+
+
+# -- the paper's probe protocol -----------------------------------------------
+
+
+def _peaked_at(c_star):
+    """Validation accuracy that peaks at C = c_star, symmetric in log10(C)."""
+
+    def accuracy(probe, Z, y):
+        return -abs(np.log10(probe.C) - np.log10(c_star))
+
+    return accuracy
+
+
+@pytest.mark.parametrize("c_star", [10**0.37, 10**-3.3, 10**5.1, 2e-5])
+def test_paper_protocol_C_search_lands_on_the_peak(monkeypatch, c_star):
+    monkeypatch.setattr(_fewshot, "_validation_accuracy", _peaked_at(c_star))
+    x, _, y = _views()
+    rows = fewshot_evaluate(
+        x, y, shots=[1, 2], n_draws=2, methods=["raw"], protocol="paper"
+    )
+    chosen = np.log10([c for r in rows for c in r["chosen_C"]])
+    # the grid puts the peak in [c_peak / 10, 10 * c_peak]; 8 halvings of those
+    # 2 decades leave an interval of 2 / 2**8 decades around it
+    assert np.abs(chosen - np.log10(c_star)).max() <= 2 / 2**8 + 1e-12
+    assert [r["n_val_shots"] for r in rows] == [1, 2]  # min(k, 5)
+    assert all(r["C"] is None and r["protocol"] == "paper" for r in rows)
+
+
+def test_paper_protocol_C_search_ties_go_as_in_the_papers_script(monkeypatch):
+    # all tied: the first of the grid (1e6), then the lower endpoint each round
+    calls = []
+
+    def flat(probe, Z, y):
+        calls.append((probe.C, len(Z)))
+        return 0.5
+
+    monkeypatch.setattr(_fewshot, "_validation_accuracy", flat)
+    x, _, y = _views()
+    rows = fewshot_evaluate(
+        x, y, shots=[7], n_draws=1, methods=["raw"], protocol="paper"
+    )
+    assert rows[0]["chosen_C"] == [pytest.approx(1e5)]
+    assert len(calls) == 7 + 2 * 8  # the grid, then both endpoints of 8 rounds
+    assert {n for _, n in calls} == {5 * 3}  # min(7, 5) validation shots x 3
+    assert [c for c, _ in calls[:7]] == list(_fewshot.PAPER_C_GRID)
+
+
+def test_paper_protocol_probe_trains_on_the_k_shots_only(monkeypatch):
+    monkeypatch.setattr(_fewshot, "LogisticRegression", _SpyProbe)
+    _SpyProbe.fitted_rows = []
+    x, _, y = _views()
+    fewshot_evaluate(x, y, shots=[2], n_draws=2, methods=["raw"], protocol="paper")
+    assert _SpyProbe.fitted_rows == [2 * 3] * (2 * (7 + 2 * 8))
+
+
+@pytest.mark.parametrize("n_val_shots", [0, 3])
+def test_paper_protocol_fits_ica_on_each_draws_shots_only(
+    spies, monkeypatch, n_val_shots
+):
+    # FastICA (and PCA + FastICA) on the few-shot train + validation rows of
+    # each draw, never on the pool, the test rows or a target
+    monkeypatch.setattr(_fewshot, "CoupledLatentICA", _spy(CoupledLatentICA))
+    x, _, y = _views()
+    x_target = x + 2.0
+    fewshot_evaluate(
+        x, y, shots=[1, 4], n_draws=2, n_components=3, n_val_shots=n_val_shots,
+        methods=["ica", "pca+ica"], protocol="paper",
+        targets={"shifted": (x_target, y)},
+    )  # fmt: skip
+    draws = [
+        set(train)
+        for k in (1, 4)
+        for train, _ in FewShotSplit(
+            k, n_val_shots=n_val_shots or min(k, 5), n_draws=2, test_size=0.3,
+            random_state=0,
+        ).split(x, y)
+    ]  # fmt: skip
+    scalers = [_rows_of(X, (x,)) for name, X, _ in spies if name == "StandardScaler"]
+    assert scalers == draws + draws  # ica, then pca+ica, on every draw's rows
+    icas = [X for name, X, _ in spies if name == "CoupledLatentICA"]
+    assert [len(X) for X in icas] == [len(d) for d in draws] * 2
+    assert not any(_shares_rows(X, x_target) for _, X, _ in spies)
+
+
+def test_fewshot_protocol_is_checked():
+    x, _, y = _views()
+    with pytest.raises(
+        ValueError, match=r"protocol must be one of \['default', 'paper'\]"
+    ):
+        fewshot_evaluate(x, y, shots=[1], n_draws=2, methods=["raw"], protocol="clip")
+
+
+def test_cli_fewshot_with_a_target_end_to_end(files, capsys):
+    x, _, y = _views()
+    _, test = FewShotSplit(test_size=0.3, random_state=0).split_pool(x, y)
+    np.save(files / "FT.npy", x[test])
+    np.save(files / "yT.npy", y[test])
+    out = files / "out"
+    status = main(
+        ["fewshot", "--features", str(files / "F.npy"), "--labels",
+         str(files / "y.npy"), "--shots", "1", "2", "--draws", "3", "--methods",
+         "raw", "ica", "--target", "again", str(files / "FT.npy"),
+         str(files / "yT.npy"), "--protocol", "paper", "--out", str(out), "-q"]
+    )  # fmt: skip
+    table = capsys.readouterr().out
+    assert status == 0
+    lines = table.splitlines()
+    assert lines[0].split() == ["test", "rows", "target", "again"]
+    assert lines[1].split() == ["method", *["1-shot", "2-shot"] * 2, "fit", "s"]
+    cells = [line.split("  ") for line in lines[2:4]]
+    for cell in cells:  # the target holds the test rows: the same numbers
+        values = [c.strip() for c in cell if c.strip()]
+        assert values[1:3] == values[3:5]
+    assert (
+        "shifted targets (only transformed; the same probes score them): again "
+        "(27 rows)" in table
+    )
+    assert (
+        "protocol paper; probe: L2 logistic regression, C chosen on validation "
+        "shots per class (1 at 1-shot, 2 at 2-shot)" in table
+    )
+    with open(out / "results.csv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0])[-5:] == [
+        "protocol", "again_mean", "again_std", "targets_mean", "targets_std"
+    ]  # fmt: skip
+    assert all(r["again_mean"] == r["mean"] and r["protocol"] == "paper" for r in rows)
+    saved = json.loads((out / "results.json").read_text())["rows"]
+    assert saved[0]["targets"]["again"]["scores"] == saved[0]["scores"]
+
+
+@pytest.mark.parametrize(
+    "target, match",
+    [
+        (["a", "{x7}", "{y}"], r"--target 'a': X must have the 8 columns"),
+        (["a", "{x}", "{y7}"], r"--target 'a': labels \[7\] do not occur"),
+        (["a", "{x}", "{yshort}"], r"--target 'a': X has 90 rows but y has 89"),
+        (["a", "{xnan}", "{y}"], r"--target a='.*xnan.npy' contains 1 non-finite"),
+        (["a", "{x}", "{ynan}"], r"--target a '.*ynan.npy' contains 1 non-finite"),
+        (["a", "{missing}", "{y}"], r"--target a '.*nope.npy': cannot read"),
+        (["a", "{x}", "{y}", "--target", "a", "{x}", "{y}"], "'a' is given twice"),
+        (["a", "{x}"], r"argument --target: expected 3 arguments"),
+    ],
+)
+def test_cli_fewshot_bad_target_exits_2_before_training(
+    files, capsys, monkeypatch, target, match
+):
+    def no_training(*args, **kwargs):
+        raise AssertionError("training started before the targets were checked")
+
+    monkeypatch.setattr("sklcm.evaluation.fewshot_evaluate", no_training)
+    x, _, y = _views()
+    y7, xnan, ynan = y.copy(), x.copy(), y.astype(float)
+    y7[0], xnan[3, 2], ynan[5] = 7, np.nan, np.nan
+    paths = {"x7": x[:, :7], "x": x, "y": y, "y7": y7, "yshort": y[:89]}
+    paths.update(xnan=xnan, ynan=ynan)
+    for name, arr in paths.items():
+        np.save(files / f"{name}.npy", arr)
+    names = {name: str(files / f"{name}.npy") for name in [*paths, "nope"]}
+    names["missing"] = names.pop("nope")
+    argv = ["fewshot", "--features", str(files / "F.npy"), "--labels"]
+    argv += [str(files / "y.npy"), "--methods", "raw", "-q", "--target"]
+    assert main(argv + [a.format(**names) for a in target]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: sklcm fewshot")
+    assert pytest.importorskip("re").search(match, err), err
+
+
+def test_cli_fewshot_protocol_option_is_checked(files, capsys):
+    argv = ["fewshot", "--features", str(files / "F.npy"), "--labels"]
+    assert main([*argv, str(files / "y.npy"), "--protocol", "clip"]) == 2
+    err = capsys.readouterr().err
+    assert "argument --protocol: invalid choice: 'clip'" in err

@@ -1,4 +1,4 @@
-"""Command line of sklcm: ``python -m sklcm reproduce`` (argument parsing only)."""
+"""``python -m sklcm reproduce``: options, progress, and the files it writes."""
 # License: BSD 3 clause
 
 import argparse
@@ -6,11 +6,10 @@ import json
 import os
 import signal
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from . import _fewshot_cli
+from ._arguments import UsageError, device, positive_int, writable_dir
 
 _EPILOG = """\
 rows (--settings takes these names, a group name or 'all'):
@@ -37,20 +36,6 @@ Progress goes to stderr. Exit status: 0 on success, 2 on bad arguments,
 """
 
 
-class _UsageError(Exception):
-    """A bad argument found after parsing (reported like argparse does)."""
-
-
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
 def _default_n_jobs():
     try:
         return len(os.sched_getaffinity(0))
@@ -58,20 +43,15 @@ def _default_n_jobs():
         return os.cpu_count() or 1
 
 
-def _build_parser():
+def add_parser(subparsers):
+    """Add the ``reproduce`` subcommand to ``subparsers`` and return its parser."""
     from sklcm.experiments import GROUPS, PRESETS, SETTINGS
 
     rows = "\n".join(
         f"  {s.name:<15} {s.group:<10} {s.process} -> {s.model} ({s.metric.upper()})"
         for s in SETTINGS
     )
-    parser = argparse.ArgumentParser(
-        prog="sklcm",
-        description="sklcm command line.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    rep = sub.add_parser(
+    rep = subparsers.add_parser(
         "reproduce",
         help="regenerate the paper's synthetic identifiability table",
         description="Regenerate the synthetic identifiability table of Liu et al. "
@@ -96,19 +76,20 @@ def _build_parser():
     )
     rep.add_argument(
         "--seeds",
-        type=_positive_int,
+        type=positive_int,
         metavar="N",
         help="seeds per row, 0..N-1 (default: the resumed command's, else the "
         "preset's: 1 for quick, 3 for paper)",
     )
     rep.add_argument(
         "--device",
+        type=device,
         default="auto",
         help="torch device: auto, cpu, cuda or cuda:N (default: auto)",
     )
     rep.add_argument(
         "--n-jobs",
-        type=_positive_int,
+        type=positive_int,
         default=_default_n_jobs(),
         metavar="N",
         help="runs trained at the same time, each in its own process with one "
@@ -136,49 +117,7 @@ def _build_parser():
         "are skipped with a notice)",
     )
     rep.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
-    parser.fewshot = _fewshot_cli.add_fewshot_parser(sub, _positive_int)
-    return parser, rep
-
-
-def _check_out(path):
-    """Create ``path`` if needed and make sure a file can be written in it."""
-    out = Path(path)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out):
-            pass
-    except OSError as exc:
-        raise _UsageError(
-            f"--out {path!r} is not a writable directory ({exc.strerror or exc})."
-        ) from None
-    return out
-
-
-def _check_device(name):
-    """Reject a device torch does not know, or one this machine lacks."""
-    import torch
-
-    if name == "auto":
-        return name
-    try:
-        device = torch.device(name)
-    except (RuntimeError, ValueError):
-        raise _UsageError(
-            f"--device: {name!r} is not a torch device; use auto, cpu, cuda or cuda:N."
-        ) from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise _UsageError(
-            f"--device {name}: CUDA is not available on this machine; use "
-            "--device cpu (or auto)."
-        )
-    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
-        raise _UsageError(
-            f"--device {name}: this machine has {torch.cuda.device_count()} CUDA "
-            "device(s)."
-        )
-    if device.type not in ("cpu", "cuda"):
-        raise _UsageError(f"--device: use auto, cpu, cuda or cuda:N, got {name!r}.")
-    return name
+    return rep
 
 
 def _figures_possible(args):
@@ -208,7 +147,7 @@ def _load_finished(folder):
         records = list(payload["runs"])
         payload["preset"]  # noqa: B018 (a KeyError means a foreign file)
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise _UsageError(
+        raise UsageError(
             f"--resume {str(folder)!r}: no readable runs.json of sklcm reproduce "
             f"there ({type(exc).__name__}: {exc})."
         ) from None
@@ -226,7 +165,7 @@ def _check_settings(values):
     try:
         return [s.name for s in select_settings(names)]
     except ValueError as exc:
-        raise _UsageError(f"--settings: {exc}") from None
+        raise UsageError(f"--settings: {exc}") from None
 
 
 class _Progress:
@@ -329,7 +268,8 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
 
 
-def _reproduce(args):
+def run(args):
+    """Run ``reproduce`` from parsed ``args``; return the exit status (0 or 130)."""
     from sklcm.experiments import PRESETS, reproduce
 
     # Every argument is checked before anything is created or trained.
@@ -337,7 +277,7 @@ def _reproduce(args):
     if args.resume is not None:
         earlier, finished = _load_finished(args.resume)
         if args.preset not in (None, earlier["preset"]):
-            raise _UsageError(
+            raise UsageError(
                 f"--resume {args.resume!r}: its runs used --preset "
                 f"{earlier['preset']}, not {args.preset}."
             )
@@ -345,9 +285,8 @@ def _reproduce(args):
     preset = PRESETS[args.preset or earlier.get("preset", "quick")]
     settings = _check_settings(args.settings or earlier.get("settings"))
     n_seeds = args.seeds or earlier.get("n_seeds") or preset.n_seeds
-    device = _check_device(args.device)
     figures = _figures_possible(args)
-    out = _check_out(args.out)
+    out = writable_dir(args.out)
 
     progress = None if args.quiet else _Progress(sys.stderr, n_seeds)
     meta = {
@@ -357,7 +296,7 @@ def _reproduce(args):
         "n_latents": preset.n_latents,
         "settings": settings,
         "n_jobs": args.n_jobs,
-        "device": device,
+        "device": args.device,
         "cpu_count": os.cpu_count(),
         "load_average_at_start": list(os.getloadavg())
         if hasattr(os, "getloadavg")
@@ -370,7 +309,7 @@ def _reproduce(args):
             preset,
             settings,
             n_seeds,
-            device=device,
+            device=args.device,
             progress=progress,
             return_latents=figures,
             n_jobs=args.n_jobs,
@@ -394,42 +333,3 @@ def _reproduce(args):
     if not args.quiet:
         print(f"results written to {out}", file=sys.stderr)
     return 0
-
-
-def main(argv=None):
-    """Run the ``sklcm`` command line; return the exit status.
-
-    Parameters
-    ----------
-    argv : list of str, default=None
-        Arguments without the program name; None reads ``sys.argv[1:]``.
-
-    Returns
-    -------
-    status : int
-        0 on success, 2 on bad arguments (after a message on stderr), 1 when
-        ``fewshot`` fails while fitting (the message names the option to
-        change), 130 when ``reproduce`` is interrupted with Ctrl-C (finished
-        runs are kept on disk).
-
-    Examples
-    --------
-    >>> from sklcm._cli import main
-    >>> main(["reproduce", "--seeds", "0"])  # doctest: +SKIP
-    2
-    """
-    argv = sys.argv[1:] if argv is None else list(argv)
-    parser, reproduce_parser = _build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help (0) or a usage error (2, already printed)
-        return exc.code
-    args.argv = argv
-    if args.command == "fewshot":
-        return _fewshot_cli.main(args, parser.fewshot)
-    try:
-        return _reproduce(args)
-    except _UsageError as exc:
-        reproduce_parser.print_usage(sys.stderr)
-        print(f"sklcm reproduce: error: {exc}", file=sys.stderr)
-        return 2
