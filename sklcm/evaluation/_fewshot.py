@@ -607,10 +607,7 @@ def _probe_scores(Z, late, y, labels, cv, C, protocol):
     X = Z[_SOURCE]
     scores, chosen = {name: [] for name in Z}, []
     for train, test in cv.split(X, y):
-        transform = _identity
-        if late is not None:
-            steps = late(rank=_rank(X[train]))
-            transform = make_pipeline(StandardScaler(), *steps).fit(X[train]).transform
+        transform = _identity if late is None else _late_steps(late, X[train])
         probe, c = _fit_probe(transform(X[train]), y[train], cv, C, protocol)
         chosen.append(c)
         scores[_SOURCE].append(probe.score(transform(X[test]), y[test]))
@@ -621,6 +618,16 @@ def _probe_scores(Z, late, y, labels, cv, C, protocol):
 
 def _identity(X):
     return X
+
+
+def _late_steps(late, X_train):
+    """The paper protocol's steps fitted on one draw's train + validation
+    rows, as a transform; columns constant on those few rows (not on the
+    pool) carry no signal there and are left out, as the pool's are."""
+    varying = np.ptp(X_train, axis=0) > 0
+    X_fit = X_train[:, varying]
+    fitted = make_pipeline(StandardScaler(), *late(rank=_rank(X_fit))).fit(X_fit)
+    return lambda X: fitted.transform(X[:, varying])
 
 
 def _rank(X):
