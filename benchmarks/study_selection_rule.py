@@ -1,0 +1,251 @@
+"""Study: which rule on the held-out label-free score picks the temperature
+that the few-shot probe wants, across many real view pairs.
+
+For every unordered pair of the six UCI Multiple Features views (15 pairs)
+and the digits halves, and every temperature of the grid, the default encoder
+(``n_components=10``) is
+
+* cross-validated on the unlabelled pool (shuffled K-fold): fitted on K-1
+  folds, scored with ``encoder.score`` (cross-view neighbour agreement) on the
+  held-out fold -> one score per (tau, fold);
+* refitted on the whole pool, and its x and t representations probed with an
+  L2 logistic regression (C=1) on 1/5/10 shots per class (FewShotSplit, fixed
+  30 % test set) -> accuracy per (tau, shots) for both probed views, i.e. both
+  ordered pairs (the encoder is symmetric in training: one fit per unordered
+  pair).
+
+The raw measurements go to ``benchmarks/results/study_selection_rule.jsonl``
+(one line per unordered pair, appended as it goes); ``--analyse`` reads them
+and compares selection rules: per shot count, the rank correlation of the
+pick with the labelled best temperature and the points lost against the best
+fixed temperature of each ordered pair (mean and max).
+
+Usage: nice -n 10 python benchmarks/study_selection_rule.py [--max-epochs N]
+       [--folds K] [--draws D] [--pairs N]
+       python benchmarks/study_selection_rule.py --analyse
+"""
+# License: BSD 3 clause
+
+import argparse
+import itertools
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+from scipy.stats import spearmanr
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import KFold
+from sklearn.preprocessing import StandardScaler
+
+from sklcm import MultimodalContrastiveEncoder
+from sklcm._encoder_cv import select_temperature
+from sklcm.datasets import load_digits_halves, load_multiple_features
+from sklcm.model_selection import FewShotSplit
+
+torch.set_num_threads(1)
+TEMPERATURES = (0.2, 0.5, 1.0, 2.0)
+SHOTS = (1, 5, 10)
+VIEWS = ("fou", "fac", "kar", "pix", "zer", "mor")
+HERE = os.path.dirname(os.path.abspath(__file__))
+RAW = os.path.join(HERE, "results", "study_selection_rule.jsonl")
+OUT = os.path.join(HERE, "results", "study_selection_rule.txt")
+
+
+def _pairs():
+    for a, b in itertools.combinations(VIEWS, 2):
+        yield f"{a}|{b}", load_multiple_features((a, b))
+    yield "left|right", load_digits_halves()
+
+
+def _probe(Z, y, pool, shots, draws):
+    """Mean few-shot accuracy (%) of an L2 logistic probe, per shot count."""
+    Z = StandardScaler().fit(Z[pool]).transform(Z)
+    out = {}
+    for k in shots:
+        cv = FewShotSplit(k, n_draws=draws, test_size=0.3, random_state=0)
+        accs = [
+            LogisticRegression(max_iter=1000).fit(Z[tr], y[tr]).score(Z[te], y[te])
+            for tr, te in cv.split(Z, y)
+        ]
+        out[k] = 100 * float(np.mean(accs))
+    return out
+
+
+def _measure(name, data, args):
+    X, y, split = data.data, data.target, data.split
+    pool, _ = FewShotSplit(test_size=0.3, random_state=0).split_pool(X, y)
+    folds = list(KFold(args.folds, shuffle=True, random_state=0).split(pool))
+    row = {"pair": name, "views": list(data.views), "scores": {}, "acc": {}}
+    for tau in TEMPERATURES:
+        params = dict(
+            n_components=10,
+            split=split,
+            temperature=tau,
+            max_epochs=args.max_epochs,
+            random_state=0,
+        )
+        row["scores"][tau] = [
+            MultimodalContrastiveEncoder(**params).fit(X[pool[tr]]).score(X[pool[te]])
+            for tr, te in folds
+        ]
+        enc = MultimodalContrastiveEncoder(**params).fit(X[pool])
+        row["acc"][tau] = {
+            view: _probe(
+                enc.encode(X[:, :split] if m == "x" else X[:, split:], m).astype(
+                    np.float64
+                ),
+                y,
+                pool,
+                SHOTS,
+                args.draws,
+            )
+            for view, m in zip(data.views, "xt")
+        }
+    return row
+
+
+# ------------------------------------------------------------------ rules
+def _rules():
+    """Selection rules: (name, function of the (tau, fold) score table)."""
+    taus = np.asarray(TEMPERATURES)
+
+    def fixed(tau):
+        return lambda s: tau
+
+    def rule(**kw):
+        return lambda s: select_temperature(taus, s, **kw)
+
+    return [
+        ("argmax mean score", rule(rule="best")),
+        ("one-SE toward larger tau", rule(rule="one_se")),
+        ("largest tau within 1% of best", rule(rule="relative", tolerance=0.01)),
+        ("largest tau within 2% of best", rule(rule="relative", tolerance=0.02)),
+        ("largest tau within 5% of best", rule(rule="relative", tolerance=0.05)),
+        ("largest tau within 10% of best", rule(rule="relative", tolerance=0.10)),
+        ("fixed tau=0.2", fixed(0.2)),
+        ("fixed tau=0.5", fixed(0.5)),
+        ("fixed tau=1", fixed(1.0)),
+        ("fixed tau=2", fixed(2.0)),
+    ]
+
+
+def _load():
+    with open(RAW) as fh:
+        rows = [json.loads(line) for line in fh if line.strip()]
+    ordered = []  # (pair label, score table (tau, fold), acc[tau][shots])
+    for row in rows:
+        table = np.array([row["scores"][str(t)] for t in TEMPERATURES])
+        for view in row["views"]:
+            other = [v for v in row["views"] if v != view][0]
+            acc = np.array(
+                [
+                    [row["acc"][str(t)][view][str(k)] for k in SHOTS]
+                    for t in TEMPERATURES
+                ]
+            )
+            ordered.append((f"{view}|{other}", table, acc))
+    return ordered
+
+
+def analyse(out):
+    ordered = _load()
+    taus = list(TEMPERATURES)
+    out(
+        "\n## per ordered pair (probed view | partner): mean held-out score per tau,"
+        " and 1/5/10-shot accuracy per tau"
+    )
+    for name, table, acc in ordered:
+        sc = " ".join(f"{m:.3f}" for m in table.mean(1))
+        ac = "  ".join("/".join(f"{a:.1f}" for a in acc[i]) for i in range(len(taus)))
+        rho = spearmanr(table.mean(1), acc.mean(1)).statistic
+        out(f"{name:12s} score {sc}   acc {ac}   spearman(score, acc) {rho:+.2f}")
+    rhos = [spearmanr(t.mean(1), a.mean(1)).statistic for _, t, a in ordered]
+    out(
+        f"criterion: mean Spearman(score, mean accuracy) over {len(ordered)} "
+        f"ordered pairs {np.nanmean(rhos):+.2f}, min {np.nanmin(rhos):+.2f}"
+    )
+    out(
+        f"\n## rules ({len(ordered)} ordered pairs); loss = best fixed tau of the"
+        " pair minus the pick, in points; rho = Spearman across pairs of the"
+        " picked tau with the labelled best tau; hits = picks equal to it"
+    )
+    out(
+        f"{'rule':32s} "
+        + "  ".join(f"{k:>2d}-shot mean/max loss  rho  hits" for k in SHOTS)
+    )
+    summary = {}
+    for rname, fn in _rules():
+        picks = np.array([taus.index(fn(t)) for _, t, _ in ordered])
+        cells = []
+        for j, _ in enumerate(SHOTS):
+            acc = np.array([a[:, j] for _, _, a in ordered])
+            best = acc.argmax(1)
+            loss = acc.max(1) - acc[np.arange(len(acc)), picks]
+            rho = spearmanr(picks, best).statistic
+            rho = 0.0 if np.isnan(rho) else rho
+            hits = int(np.sum(picks == best))
+            cells.append(
+                f"{loss.mean():6.2f} /{loss.max():6.2f}  {rho:+.2f}  {hits:3d}"
+            )
+            summary[rname, SHOTS[j]] = (loss.mean(), loss.max())
+        counts = np.bincount(picks, minlength=len(taus))
+        out(
+            f"{rname:32s} "
+            + "   ".join(cells)
+            + "   picks "
+            + " ".join(f"{t}:{c}" for t, c in zip(taus, counts))
+        )
+    return summary
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--max-epochs", type=int, default=100)
+    parser.add_argument("--folds", type=int, default=3)
+    parser.add_argument("--draws", type=int, default=20)
+    parser.add_argument("--pairs", type=int, default=None)
+    parser.add_argument("--analyse", action="store_true")
+    args = parser.parse_args()
+    out_fh = open(OUT, "a" if not args.analyse else "a")
+
+    def out(line=""):
+        print(line)
+        out_fh.write(line + "\n")
+        out_fh.flush()
+
+    if args.analyse:
+        analyse(out)
+        return
+    done = set()
+    if os.path.exists(RAW):
+        with open(RAW) as fh:
+            done = {json.loads(line)["pair"] for line in fh if line.strip()}
+    out(
+        f"# study_selection_rule: taus {TEMPERATURES}, {args.folds}-fold shuffled CV "
+        f"on the pool (70 %), max_epochs={args.max_epochs}, n_components=10, "
+        f"{args.draws} draws, shots {SHOTS}; cpu_count={os.cpu_count()}, "
+        "1 torch thread"
+    )
+    start = time.perf_counter()
+    for i, (name, data) in enumerate(_pairs()):
+        if args.pairs is not None and i >= args.pairs:
+            break
+        if name in done:
+            continue
+        t0 = time.perf_counter()
+        row = _measure(name, data, args)
+        with open(RAW, "a") as fh:
+            fh.write(json.dumps(row) + "\n")
+        means = " ".join(f"{t}:{np.mean(s):.3f}" for t, s in row["scores"].items())
+        out(
+            f"{name:12s} done in {time.perf_counter() - t0:5.0f} s; mean scores {means}"
+        )
+    out(f"wall time {time.perf_counter() - start:.0f} s")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
