@@ -16,12 +16,12 @@ from sklearn.utils.validation import check_is_fitted, indexable
 
 from ._encoder import MultimodalContrastiveEncoder
 from .metrics._retrieval import LABEL_FREE_MIN_PAIRS
-from .utils._param_validation import StrOptions, _fit_context
+from .utils._param_validation import Interval, Real, StrOptions, _fit_context
 
 _RULES = {"one_se", "best"}
 
 
-def select_temperature(temperatures, scores, *, rule="one_se", tolerance=0.0):
+def select_temperature(temperatures, scores, *, rule=0.05):
     """Pick a temperature from a (temperature, split) table of held-out scores.
 
     Parameters
@@ -31,14 +31,12 @@ def select_temperature(temperatures, scores, *, rule="one_se", tolerance=0.0):
     scores : array-like of shape (n_temperatures, n_splits)
         Held-out score of each candidate on each split (higher is better);
         a candidate with a NaN score is never picked unless all are NaN.
-    rule : {"one_se", "best", "relative"}, default="one_se"
-        ``"best"``: highest mean score. ``"one_se"``: the largest temperature
-        whose mean score is at least the best mean minus one standard error
-        (over splits) of the best candidate's scores. ``"relative"``: the
-        largest temperature whose mean is at least ``1 - tolerance`` times
-        the best mean.
-    tolerance : float, default=0.0
-        Relative tolerance of ``rule="relative"``.
+    rule : float in [0, 1) or {"one_se", "best"}, default=0.05
+        A float: the largest temperature whose mean score is at least
+        ``1 - rule`` times the best mean. ``"one_se"``: the largest
+        temperature whose mean score is at least the best mean minus one
+        standard error (over splits) of the best candidate's scores.
+        ``"best"``: the highest mean score.
 
     Returns
     -------
@@ -49,14 +47,14 @@ def select_temperature(temperatures, scores, *, rule="one_se", tolerance=0.0):
     scores = np.asarray(scores, dtype=float)
     means = np.where(np.isnan(scores).any(axis=1), -np.inf, scores.mean(axis=1))
     best = int(np.argmax(means))
-    if rule == "best" or not np.isfinite(means[best]):
+    if isinstance(rule, str) and rule == "best" or not np.isfinite(means[best]):
         return float(temperatures[best])
-    if rule == "one_se":
+    if isinstance(rule, str):  # one_se
         n_splits = scores.shape[1]
         se = np.std(scores[best], ddof=1) / np.sqrt(n_splits) if n_splits > 1 else 0
         threshold = means[best] - se
     else:
-        threshold = means[best] - tolerance * abs(means[best])
+        threshold = means[best] - rule * abs(means[best])
     return float(temperatures[means >= threshold].max())
 
 
@@ -221,7 +219,7 @@ class MultimodalContrastiveEncoderCV(
         "estimator": "no_validation",  # checked in fit: _check_template
         "temperatures": ["array-like"],
         "cv": ["cv_object"],
-        "rule": [StrOptions(_RULES)],
+        "rule": [StrOptions(_RULES), Interval(Real, 0, 1, closed="left")],
         "verbose": ["verbose"],
     }
 

@@ -66,17 +66,25 @@ NEAR_TIE = [[0.20, 0.22, 0.21], [0.715, 0.705, 0.725], [0.716, 0.706, 0.726],
         # NaN (a failed candidate) is never picked
         ([[np.nan, 0.9], [0.5, 0.5], [0.4, 0.4], [0.3, 0.3]], "one_se", 0.5),
         ([[0.3, 0.3], [0.5, 0.5], [0.5, 0.5], [0.1, 0.1]], "best", 0.5),
-        ([[0.1] * 2, [0.50, 0.5], [0.48] * 2, [0.47] * 2], "relative", 2.0),
+        # a relative tolerance: the largest tau within 5 % (10 %) of the best
+        ([[0.1] * 2, [0.50, 0.5], [0.48] * 2, [0.47] * 2], 0.05, 1.0),
+        ([[0.1] * 2, [0.50, 0.5], [0.48] * 2, [0.47] * 2], 0.1, 2.0),
+        ([[0.1] * 2, [0.50, 0.5], [0.48] * 2, [0.47] * 2], 0.0, 0.5),
+        # the near tie (0.715 at tau 0.5, 0.716 at tau 1)
+        ([[0.5] * 2, [0.715] * 2, [0.716] * 2, [0.60] * 2], 0.05, 1.0),
+        # a clear winner at tau 0.2 stays
+        ([[0.9] * 2, [0.8] * 2, [0.7] * 2, [0.6] * 2], 0.05, 0.2),
     ],
 )
 def test_select_temperature_on_a_mocked_score_table(scores, rule, expected):
-    assert select_temperature(TAUS, scores, rule=rule, tolerance=0.1) == expected
+    assert select_temperature(TAUS, scores, rule=rule) == expected
 
 
 def test_select_temperature_does_not_depend_on_the_order_of_candidates():
     scores = np.array([[0.1] * 3, [0.70, 0.71, 0.72], [0.5] * 3, [0.705] * 3])
     order = [3, 0, 2, 1]
-    assert select_temperature(np.array(TAUS)[order], scores[order]) == 2.0
+    for rule in ("one_se", 0.01):
+        assert select_temperature(np.array(TAUS)[order], scores[order], rule=rule) == 2.0
 
 
 # --------------------------------------------------------- the estimator
@@ -98,7 +106,7 @@ def test_fit_scores_every_candidate_on_held_out_pairs_and_refits_the_choice(
 
     monkeypatch.setattr(MultimodalContrastiveEncoder, "score", fake_score)
     monkeypatch.setattr(MultimodalContrastiveEncoder, "fit", spy_fit)
-    search = _search(split, temperatures=TAUS, cv=3).fit(X)
+    search = _search(split, temperatures=TAUS, cv=3, rule="one_se").fit(X)
     assert search.scores_.shape == (4, 3)
     assert search.n_splits_ == 3
     np.testing.assert_array_equal(search.temperatures_, TAUS)
@@ -112,6 +120,10 @@ def test_fit_scores_every_candidate_on_held_out_pairs_and_refits_the_choice(
     assert search.best_score_ == pytest.approx(search.scores_[2].mean())
     assert (
         _search(split, temperatures=TAUS, cv=3, rule="best").fit(X).temperature_ == 0.5
+    )
+    assert _search(split, temperatures=TAUS, cv=3, rule=0.0).fit(X).temperature_ == 0.5
+    assert (
+        _search(split, temperatures=TAUS, cv=3, rule=0.05).fit(X).temperature_ == 1.0
     )
 
 
@@ -191,6 +203,8 @@ def test_not_fitted_raises(data):
         ({"temperatures": [[0.5, 1.0]]}, ValueError, "1-D list"),
         ({"temperatures": 0.5}, ValueError, "'temperatures' parameter"),
         ({"rule": "lasso"}, ValueError, "'rule' parameter"),
+        ({"rule": 1.0}, ValueError, "'rule' parameter"),
+        ({"rule": -0.1}, ValueError, "'rule' parameter"),
         ({"cv": 1}, ValueError, "'cv' parameter"),
         ({"cv": 50}, ValueError, "needs at least 3"),
         ({"cv": "x"}, ValueError, "'cv' parameter"),
