@@ -129,8 +129,16 @@ def _rules():
         ("largest tau within 10% of best", rule(0.10)),
         ("largest tau within 15% of best", rule(0.15)),
         ("largest tau within 25% of best", rule(0.25)),
-        ("within 5%, first 2 folds only", lambda s: select_temperature(taus, s[:, :2])),
-        ("within 5%, first fold only", lambda s: select_temperature(taus, s[:, :1])),
+        ("largest tau within 30% of best", rule(0.30)),
+        ("largest tau within 35% of best", rule(0.35)),
+        (
+            "within 30%, first 2 folds only",
+            lambda s: select_temperature(taus, s[:, :2], rule=0.3),
+        ),
+        (
+            "within 30%, first fold only",
+            lambda s: select_temperature(taus, s[:, :1], rule=0.3),
+        ),
         (
             "one-SE, first 2 folds only",
             lambda s: select_temperature(taus, s[:, :2], rule="one_se"),

@@ -84,7 +84,9 @@ def test_select_temperature_does_not_depend_on_the_order_of_candidates():
     scores = np.array([[0.1] * 3, [0.70, 0.71, 0.72], [0.5] * 3, [0.705] * 3])
     order = [3, 0, 2, 1]
     for rule in ("one_se", 0.01):
-        assert select_temperature(np.array(TAUS)[order], scores[order], rule=rule) == 2.0
+        assert (
+            select_temperature(np.array(TAUS)[order], scores[order], rule=rule) == 2.0
+        )
 
 
 # --------------------------------------------------------- the estimator
@@ -122,9 +124,7 @@ def test_fit_scores_every_candidate_on_held_out_pairs_and_refits_the_choice(
         _search(split, temperatures=TAUS, cv=3, rule="best").fit(X).temperature_ == 0.5
     )
     assert _search(split, temperatures=TAUS, cv=3, rule=0.0).fit(X).temperature_ == 0.5
-    assert (
-        _search(split, temperatures=TAUS, cv=3, rule=0.05).fit(X).temperature_ == 1.0
-    )
+    assert _search(split, temperatures=TAUS, cv=3, rule=0.05).fit(X).temperature_ == 1.0
 
 
 def test_scores_are_the_encoders_held_out_scores(data):
