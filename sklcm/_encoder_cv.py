@@ -305,6 +305,8 @@ class MultimodalContrastiveEncoderCV(
         self.n_features_in_ = best.n_features_in_
         if hasattr(best, "feature_names_in_"):
             self.feature_names_in_ = best.feature_names_in_
+        elif hasattr(self, "feature_names_in_"):  # from an earlier fit
+            del self.feature_names_in_
         return self
 
     def transform(self, X):

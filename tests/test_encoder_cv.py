@@ -1,6 +1,8 @@
 """Tests of MultimodalContrastiveEncoderCV."""
 
 import pickle
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -175,6 +177,8 @@ def test_feature_names_and_pandas_output(data):
     ]
     assert list(search.feature_names_in_) == list(df.columns)
     assert search.n_features_in_ == X.shape[1]
+    search.fit(X)  # refitted on an array: the names are gone
+    assert not hasattr(search, "feature_names_in_")
 
 
 def test_clone_pickle_round_trip(data):
@@ -234,3 +238,27 @@ def test_the_encoders_own_validation_names_the_encoder_parameter(data):
 def test_lazy_export():
     assert "MultimodalContrastiveEncoderCV" in sklcm.__all__
     assert sklcm.MultimodalContrastiveEncoderCV is MultimodalContrastiveEncoderCV
+
+
+def test_default_rule_numbers_in_the_docs_match_the_committed_study():
+    """The real-data page's table quotes benchmarks/results/study_selection_rule.txt."""
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "benchmarks/results/study_selection_rule.txt").read_text()
+    page = " ".join((root / "docs/user_guide/realdata.rst").read_text().split())
+    rows = {
+        "argmax mean score": "highest mean score",
+        "one-SE toward larger tau": "one standard error toward larger τ",
+        "largest tau within 30% of best": "largest τ within 30 % of the best",
+        "fixed tau=1": "always τ = 1",
+        "fixed tau=2": "always τ = 2",
+    }
+    for rule, label in rows.items():
+        line = [ln for ln in text.splitlines() if ln.startswith(rule + " ")][-1]
+        study = [float(v) for pair in re.findall(r"(\d+\.\d+) /\s*(\d+\.\d+)", line)
+                 for v in pair]  # fmt: skip
+        stated = re.search(re.escape(label) + r"((?: \d+\.\d \(\d+\.\d\)){3})", page)
+        assert stated, f"realdata.rst should have the row {label!r}"
+        stated = [float(v) for v in re.findall(r"\d+\.\d", stated.group(1))]
+        # the page rounds the study's two decimals to one
+        np.testing.assert_allclose(stated, study, atol=0.051, err_msg=label)
+    assert MultimodalContrastiveEncoderCV().rule == 0.3
