@@ -122,6 +122,9 @@ def _rules():
 
     return [
         ("argmax mean score", rule("best")),
+        ("next larger tau after the best", rule("next")),
+        ("next, first 2 folds only", lambda s: select_temperature(taus, s[:, :2])),
+        ("next, first fold only", lambda s: select_temperature(taus, s[:, :1])),
         ("one-SE toward larger tau", rule("one_se")),
         ("largest tau within 1% of best", rule(0.01)),
         ("largest tau within 2% of best", rule(0.02)),
