@@ -11,6 +11,7 @@ from ._version import __version__
 
 _LAZY = {
     "MultimodalContrastiveEncoder": "sklcm._encoder",
+    "MultimodalContrastiveEncoderCV": "sklcm._encoder_cv",
     "CoupledLatentICA": "sklcm._coupled_ica",
     "IdentifiabilityDisplay": "sklcm.metrics",
     "stack_modalities": "sklcm.utils",
@@ -31,6 +32,7 @@ __all__ = [
     "CoupledLatentICA",
     "IdentifiabilityDisplay",
     "MultimodalContrastiveEncoder",
+    "MultimodalContrastiveEncoderCV",
     "stack_modalities",
     "__version__",
 ]

@@ -48,6 +48,12 @@ def _tested_estimators():
         n_iter_no_change=1,
         **fast,
     )
+    # the temperature chosen on held-out pairs, then refitted
+    from sklcm import MultimodalContrastiveEncoderCV
+
+    yield MultimodalContrastiveEncoderCV(
+        MultimodalContrastiveEncoder(split=1, **fast), temperatures=(0.5, 1.0), cv=2
+    )
 
 
 # ViewSplitter.transform returns a list of views by design (the list is what
