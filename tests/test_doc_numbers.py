@@ -295,3 +295,23 @@ def test_install_hints_in_the_code_name_the_checkout():
     for path in (ROOT / "sklcm").rglob("*.py"):
         text = path.read_text(encoding="utf-8")
         assert not re.search(r"""pip install ['"]?sklcm\[""", text), path
+
+
+def _shift_row(case, protocol, method):
+    """One method's row of a case in bench_shift.txt: the 1 ... 10-shot means
+    on the test rows, then on the target."""
+    text = (ROOT / "benchmarks" / "results" / "bench_shift.txt").read_text()
+    block = text.split(f"## {case} | protocol {protocol} |")[1].split("\n## ")[0]
+    line = next(ln for ln in block.splitlines() if ln.split()[:1] == [method])
+    return [float(v) for v in re.findall(r"(\d+\.\d) ±", line)]
+
+
+def test_shift_numbers_match_bench_shift_txt():
+    for case, raw, ica, enc in (("mfeat -> digits", 33.3, 28.5, 48.0),
+                                ("digits -> mfeat", 34.5, 26.4, 42.6)):  # fmt: skip
+        rows = {m: _shift_row(case, "paper", m) for m in ("raw", "ica", "encoder")}
+        assert [rows["raw"][4], rows["ica"][4], rows["encoder"][4]] == [raw, ica, enc]
+        _assert_stated("realdata.rst", f"raw {raw}, ICA {ica},", f"encoder {enc}")
+    mfeat = {m: _shift_row("mfeat -> digits", "paper", m) for m in ("raw", "encoder")}
+    assert (mfeat["encoder"][7], mfeat["raw"][7]) == (52.2, 50.2)
+    _assert_stated("realdata.rst", "52.2 against 50.2 raw at 10 shots")
