@@ -1,7 +1,6 @@
 """MultimodalContrastiveEncoder: a two-tower contrastive encoder as a transformer."""
 # License: BSD 3 clause
 
-import copy
 import math
 import warnings
 
@@ -13,18 +12,17 @@ from sklearn.base import (
     TransformerMixin,
 )
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.utils.validation import validate_data
 
+from . import _views
 from ._callbacks import (
     ValidationMonitor,
     fit_transaction,
-    inference_module,
     make_callbacks,
     retune,
 )
-from ._net import ContrastiveNet, PairData, batch_starts, device_rows, encode
-from .metrics._retrieval import LABEL_FREE_MIN_PAIRS, label_free_score
-from .nn import SymmetricInfoNCE, TwoTowerMLP
+from ._net import ContrastiveNet, PairData, batch_starts, device_rows
+from .metrics._retrieval import LABEL_FREE_MIN_PAIRS
 from .nn._whitening import set_input_statistics
 from .utils._param_validation import (
     Integral,
@@ -34,7 +32,6 @@ from .utils._param_validation import (
     _fit_context,
 )
 from .utils._torch import resolve_device, seeded
-from .utils._validation import check_split
 
 _OPTIMIZERS = {
     "adam": (torch.optim.Adam, {}),
@@ -308,7 +305,7 @@ class MultimodalContrastiveEncoder(
 
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
-        "split": [Interval(Integral, 1, None, closed="left"), None],
+        "split": [Interval(Integral, 1, None, closed="left"), "array-like", None],
         "latent_space": [StrOptions({"sphere", "box"})],
         "p": [Interval(Real, 1, None, closed="left")],
         "temperature": [
@@ -344,6 +341,14 @@ class MultimodalContrastiveEncoder(
         "device": [str, torch.device],
         "random_state": ["random_state"],
         "representation": [StrOptions({"x", "t", "both", "mean"})],
+        "view": [
+            Interval(Integral, 0, None, closed="left"),
+            StrOptions({"all", "mean"}),
+            None,
+        ],
+        "subsets": [StrOptions({"pairs", "all"}), list],
+        "content_sizes": [Interval(Integral, 1, None, closed="left"), list, None],
+        "shared_towers": ["boolean", list],
     }
 
     # The skorch net class and extra keyword arguments for it; subclasses
@@ -385,6 +390,10 @@ class MultimodalContrastiveEncoder(
         device="auto",
         random_state=None,
         representation="x",
+        view=None,
+        subsets="pairs",
+        content_sizes=None,
+        shared_towers=False,
     ):
         self.n_components = n_components
         self.split = split
@@ -415,6 +424,10 @@ class MultimodalContrastiveEncoder(
         self.device = device
         self.random_state = random_state
         self.representation = representation
+        self.view = view
+        self.subsets = subsets
+        self.content_sizes = content_sizes
+        self.shared_towers = shared_towers
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
@@ -570,7 +583,7 @@ class MultimodalContrastiveEncoder(
                 f"X has n_samples = {n_samples}, but contrastive training needs at "
                 "least 2 pairs (the other pairs of a batch are the negatives)."
             )
-        check_split(self.split, n_features)
+        _views.resolve_layout(self, n_features)  # every layout error, before training
         return X
 
     def _net_params(self):
@@ -587,6 +600,7 @@ class MultimodalContrastiveEncoder(
         """
         device = resolve_device(self.device)
         hidden = _check_hidden_layer_sizes(self.hidden_layer_sizes)
+        layout = _views.resolve_layout(self, X.shape[1])
         monitor = None
         if validation:
             monitor = ValidationMonitor(
@@ -604,7 +618,7 @@ class MultimodalContrastiveEncoder(
             verbose=self.verbose,
             extra=self.callbacks,
         )
-        criterion = SymmetricInfoNCE(
+        criterion = _views.criterion_class(layout)(
             self._temperature(),
             self.learn_temperature,
             similarity=self._similarity(),
@@ -612,7 +626,7 @@ class MultimodalContrastiveEncoder(
         )
         opt, opt_kwargs = _OPTIMIZERS[self.optimizer]
         with seeded(seed, device):
-            module = TwoTowerMLP(
+            module = _views.module_class(layout)(
                 self.split,
                 X.shape[1],
                 self.n_components,
@@ -643,6 +657,7 @@ class MultimodalContrastiveEncoder(
         self.net_, self.history_ = net, net.history
         self.n_steps_ = 0
         self.temperature_ = criterion.temperature
+        _views.set_layout_attributes(self, layout)
 
     def _temperature(self):
         if self.temperature != "auto":
@@ -690,17 +705,7 @@ class MultimodalContrastiveEncoder(
             Representation selected by ``representation``, in the float dtype
             of ``X``.
         """
-        check_is_fitted(self)
-        X = self._check_X(X)
-        x, t = X[:, : self.split], X[:, self.split :]
-        if self.representation == "x":
-            return self._encode(x, "x")
-        if self.representation == "t":
-            return self._encode(t, "t")
-        z_x, z_t = self._encode(x, "x"), self._encode(t, "t")
-        if self.representation == "both":
-            return np.hstack([z_x, z_t])
-        return (z_x + z_t) / 2
+        return _views.transform(self, X)
 
     def _check_X(self, X, **kwargs):
         return validate_data(
@@ -723,29 +728,7 @@ class MultimodalContrastiveEncoder(
         Z : ndarray of shape (n_samples, n_components)
             The representation, in the float dtype of ``X_m``.
         """
-        check_is_fitted(self)
-        if modality not in ("x", "t"):
-            raise ValueError(f"modality must be 'x' or 't', got {modality!r}.")
-        X_m = check_array(X_m, dtype=[np.float64, np.float32], input_name="X_m")
-        width = self.split if modality == "x" else self.n_features_in_ - self.split
-        if X_m.shape[1] != width:
-            raise ValueError(
-                f"X_m has {X_m.shape[1]} features, but modality {modality!r} was "
-                f"fitted on {width} (split={self.split}, n_features_in_="
-                f"{self.n_features_in_})."
-            )
-        return self._encode(X_m, modality)
-
-    def _encode(self, X_m, modality):
-        module = inference_module(self.net_, self.ema_decay)
-        device = next(module.parameters()).device
-        return encode(module, X_m, modality, device).astype(X_m.dtype, copy=False)
-
-    def _encode_pairs(self, X):
-        X = self._check_X(X, ensure_min_samples=2)
-        return self._encode(X[:, : self.split], "x"), self._encode(
-            X[:, self.split :], "t"
-        )
+        return _views.encode_view(self, X_m, modality)
 
     def score(self, X, y=None):
         """Cross-view neighbour agreement of held-out pairs (higher is better).
@@ -780,13 +763,8 @@ class MultimodalContrastiveEncoder(
         score : float
             Mean fraction of shared neighbours, in [0, 1].
         """
-        check_is_fitted(self)
-        z_x, z_t = self._encode_pairs(X)
-        return label_free_score(
-            z_x, z_t, self._similarity(), self.p, self._score_block_size
-        )
+        return _views.score(self, X)
 
-    @torch.no_grad()
     def infonce_loss(self, X):
         """Symmetric InfoNCE loss on ``X`` at the encoder's temperature.
 
@@ -804,17 +782,7 @@ class MultimodalContrastiveEncoder(
         loss : float
             Mean batch loss (lower is better).
         """
-        check_is_fitted(self)
-        z_x, z_t = (
-            torch.as_tensor(z, dtype=torch.float32) for z in self._encode_pairs(X)
-        )
-        criterion = copy.deepcopy(self.net_.criterion_).cpu()
-        bs = self.batch_size_
-        losses = [
-            float(criterion(z_x[s : s + bs], z_t[s : s + bs]))
-            for s in batch_starts(len(z_x), bs)
-        ]
-        return float(np.mean(losses))
+        return _views.infonce_loss(self, X)
 
     def get_feature_names_out(self, input_features=None):
         """Get output feature names for transformation.
@@ -835,19 +803,11 @@ class MultimodalContrastiveEncoder(
             Transformed feature names.
         """
         names = super().get_feature_names_out(input_features)
-        if self.representation == "both":  # prefix0 -> prefix_x0, prefix_t0
-            k, prefix = self.n_components, type(self).__name__.lower()
-            names = np.asarray(
-                [f"{prefix}_{m}{i % k}" for i, m in enumerate("x" * k + "t" * k)],
-                object,
-            )
-        return names
+        return _views.feature_names_out(self, names)
 
     @property
     def _n_features_out(self):
-        if self.representation == "both":
-            return 2 * self.n_components
-        return self.n_components
+        return _views.n_features_out(self)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
