@@ -111,7 +111,7 @@ def _check_subsets(subsets, n_views):
     return resolved
 
 
-def _check_content_sizes(content_sizes, n_subsets, n_components, latent_space):
+def _check_content_sizes(content_sizes, n_subsets, n_components):
     """The width of every content block, or a clear error."""
     if content_sizes is None:
         base, extra = divmod(n_components, n_subsets)
@@ -119,7 +119,7 @@ def _check_content_sizes(content_sizes, n_subsets, n_components, latent_space):
             raise ValueError(
                 f"n_components={n_components} cannot hold one content block for "
                 f"each of the {n_subsets} subsets: raise n_components to at least "
-                f"{n_subsets * (2 if latent_space == 'sphere' else 1)}, or "
+                f"{n_subsets} (2 columns per block or more on the sphere), or "
                 "contrast fewer `subsets`."
             )
         sizes = [base + (b < extra) for b in range(n_subsets)]
@@ -142,12 +142,6 @@ def _check_content_sizes(content_sizes, n_subsets, n_components, latent_space):
             f"n_components={n_components}: the content blocks are disjoint slices "
             f"of the representation. Set n_components={sum(sizes)} or smaller "
             "blocks."
-        )
-    if latent_space == "sphere" and min(sizes) < 2:
-        raise ValueError(
-            f"On the sphere every content block is normalised on its own and needs "
-            f"at least 2 columns, got content sizes {sizes}: raise n_components "
-            "or content_sizes, or use latent_space='box'."
         )
     return sizes
 
@@ -195,6 +189,28 @@ def _check_towers(shared_towers, widths, whiten_inputs):
     return towers
 
 
+def _fill_rest(split, n_features):
+    """Replace one width of -1 in a list ``split`` by the remaining columns."""
+    if isinstance(split, str) or not hasattr(split, "__iter__"):
+        return split
+    widths = list(split)
+    rest = [i for i, w in enumerate(widths) if isinstance(w, Integral) and w == -1]
+    if len(rest) > 1:
+        raise ValueError(
+            f"`split`={widths} has more than one width of -1; only one view can "
+            "take the remaining columns."
+        )
+    if rest:
+        others = sum(w for i, w in enumerate(widths) if i != rest[0])
+        widths[rest[0]] = n_features - others
+        if widths[rest[0]] < 1:
+            raise ValueError(
+                f"`split`={list(split)}: X has {n_features} columns, which leaves "
+                f"{widths[rest[0]]} for the view of width -1 (it needs at least 1)."
+            )
+    return widths
+
+
 def resolve_layout(encoder, n_features):
     """Validate ``split``, ``subsets``, ``content_sizes``, ``shared_towers``
     and ``view`` against ``n_features``.
@@ -225,7 +241,7 @@ def resolve_layout(encoder, n_features):
         if isinstance(view, Integral) and view > 1:
             raise ValueError(f"view={view}, but an int split gives 2 views (0 and 1).")
         return None
-    widths = check_view_widths(split, n_features)
+    widths = check_view_widths(_fill_rest(split, n_features), n_features)
     subsets = _check_subsets(encoder.subsets, len(widths))
     unused = sorted(set(range(len(widths))).difference(*subsets))
     if unused:
@@ -234,7 +250,7 @@ def resolve_layout(encoder, n_features):
             "train their towers. Add them to a subset or drop their columns."
         )
     sizes = _check_content_sizes(
-        encoder.content_sizes, len(subsets), encoder.n_components, encoder.latent_space
+        encoder.content_sizes, len(subsets), encoder.n_components
     )
     stops = np.cumsum(sizes)
     blocks = [(int(b - s), int(b)) for s, b in zip(sizes, stops)]
@@ -264,12 +280,18 @@ def module_class(layout):
     """The tower module class for ``layout`` (TwoTowerMLP's signature)."""
     if layout is None:
         return TwoTowerMLP
-    return functools.partial(
-        MultiTowerMLP,
-        blocks=layout.blocks,
-        subsets=layout.subsets,
-        towers=layout.towers,
-    )
+
+    def build(split, *args, **kwargs):  # ``split`` may hold a -1: use the widths
+        return MultiTowerMLP(
+            layout.widths,
+            *args,
+            blocks=layout.blocks,
+            subsets=layout.subsets,
+            towers=layout.towers,
+            **kwargs,
+        )
+
+    return build
 
 
 def criterion_class(layout):
