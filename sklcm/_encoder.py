@@ -64,8 +64,14 @@ class MultimodalContrastiveEncoder(
     n_components : int, default=2
         Size of the representation produced by each tower.
 
-    split : int, default=None
-        Number of leading columns of ``X`` that belong to modality x. Required.
+    split : int or list of int, default=None
+        Required. An int: the number of leading columns of ``X`` that belong
+        to modality x (two views, ``X = [x | t]``). A list: the width of every
+        view of ``X = [x_1 | ... | x_K]`` in column order (K >= 2, adding up
+        to the number of features; one width may be -1, the remaining
+        columns), which selects the K-view model: one tower per view, and a
+        content block per subset of views (see ``subsets``). With two views
+        both forms train the same model.
 
     latent_space : {"sphere", "box"}, default="sphere"
         Output geometry. ``"sphere"``: L2-normalised outputs, cosine similarity.
@@ -215,7 +221,46 @@ class MultimodalContrastiveEncoder(
     representation : {"x", "t", "both", "mean"}, default="x"
         Which modality's representation :meth:`transform` returns: the x
         representation, the t representation, both side by side
-        ``[z_x | z_t]``, or their mean.
+        ``[z_x | z_t]``, or their mean. With K views ``"x"`` is view 0,
+        ``"t"`` view 1, ``"both"`` all views; ``view`` overrides it.
+
+    view : int, {"all", "mean"} or None, default=None
+        Which view's representation :meth:`transform` returns: view ``k``'s
+        own content blocks (those of the subsets that contain it, side by
+        side), every view's own blocks side by side (``"all"``), or each
+        block averaged over the views of its subset (``"mean"``, one column
+        per column of the content blocks). The output feature names say the
+        view and the subset of each column, e.g.
+        ``multimodalcontrastiveencoder_view1_block0-1_3``. None: as
+        ``representation`` says. With an int ``split``, 0, 1, ``"all"`` and
+        ``"mean"`` are ``representation`` ``"x"``, ``"t"``, ``"both"`` and
+        ``"mean"``.
+
+    subsets : {"pairs", "all"} or list of tuple of int, default="pairs"
+        The subsets of views contrasted, each on its own content block:
+        every pair of views, every subset of at least 2 views, or a list of
+        tuples of view indices such as ``[(0, 1), (0, 1, 2)]``. The loss is
+        the mean over subsets of the symmetric InfoNCE averaged over the
+        view pairs of the subset, computed on the subset's block
+        (:class:`~sklcm.nn.SubsetInfoNCE`), so a block learns what all the
+        views of its subset share. Every view must be in some subset.
+
+    content_sizes : int, list of int or None, default=None
+        Columns of each subset's content block: disjoint consecutive slices
+        of the ``n_components`` columns of each tower, in the order of
+        ``subsets``. None: ``n_components`` shared as equally as possible
+        (the first blocks get one more column when it does not divide). An
+        int: that many for every block; a list: one size per subset. They
+        must not add up to more than ``n_components``; columns after the last
+        block are trained by no loss and left out of :meth:`transform`. On
+        the sphere each block is normalised on its own.
+
+    shared_towers : bool or list of list of int, default=False
+        False: one tower per view. True: views of equal width share one
+        tower (e.g. views of the same kind); a list: groups of views (of
+        equal width) that share a tower, the other views having their own. A
+        shared tower standardises its input with the moments of its views
+        pooled; ``whiten_inputs=True`` needs one tower per view.
 
     Attributes
     ----------
@@ -230,6 +275,14 @@ class MultimodalContrastiveEncoder(
 
     temperature_ : float
         Temperature at the end of training.
+
+    content_blocks_ : dict of tuple to slice
+        The columns of every subset's content block in each tower's output,
+        e.g. ``{(0, 1): slice(0, 5), ...}``; with an int ``split``,
+        ``{(0, 1): slice(0, n_components)}``.
+
+    n_views_ : int
+        Number of views.
 
     n_iter_ : int
         Number of epochs run (in :meth:`fit`) or chunks trained on (in
@@ -702,8 +755,9 @@ class MultimodalContrastiveEncoder(
         -------
         Z : ndarray of shape (n_samples, n_components) or \
                 (n_samples, 2 * n_components)
-            Representation selected by ``representation``, in the float dtype
-            of ``X``.
+            Representation selected by ``representation`` (or ``view``), in
+            the float dtype of ``X``; with a list ``split``, as many columns
+            as the selected content blocks hold.
         """
         return _views.transform(self, X)
 
@@ -719,14 +773,19 @@ class MultimodalContrastiveEncoder(
         ----------
         X_m : array-like of shape (n_samples, n_features_m)
             Observations of one modality: ``split`` columns for ``"x"``,
-            ``n_features_in_ - split`` for ``"t"``.
-        modality : {"x", "t"}, default="x"
-            Which tower to use.
+            ``n_features_in_ - split`` for ``"t"`` (with a list ``split``,
+            the width of the view).
+        modality : {"x", "t"} or int, default="x"
+            Which tower to use: with K views, a view index (``"x"`` and
+            ``"t"`` are views 0 and 1).
 
         Returns
         -------
-        Z : ndarray of shape (n_samples, n_components)
-            The representation, in the float dtype of ``X_m``.
+        Z : ndarray of shape (n_samples, n_components) or \
+                (n_samples, n_columns_of_its_blocks)
+            The representation, in the float dtype of ``X_m``; with a list
+            ``split``, the view's own content blocks (as ``transform`` with
+            ``view`` set to it).
         """
         return _views.encode_view(self, X_m, modality)
 
@@ -872,7 +931,7 @@ def _validation_split(n_samples, validation_fraction, rng):
 # these it applies to the trained model (see _apply_set_params) ...
 _LIVE_PARAMS = frozenset(
     {"lr", "weight_decay", "batch_size", "ema_decay", "temperature", "max_steps"}
-    | {"verbose", "representation"}
+    | {"verbose", "representation", "view"}
 )
 # ... these only fit reads; any other change needs a refit.
 _FIT_ONLY_PARAMS = frozenset(
