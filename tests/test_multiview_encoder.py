@@ -1,11 +1,15 @@
 """The contrastive encoder over K views: list split, subsets, content blocks."""
 
 import pickle
+import time
+from datetime import timedelta
 from itertools import combinations
 
 import numpy as np
 import pytest
 import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 
@@ -278,6 +282,84 @@ def test_accelerated_encoder_trains_k_views_like_the_base(views):
     base = MultimodalContrastiveEncoder(**params, device="cpu").fit(X)
     acc = AcceleratedContrastiveEncoder(**params, accelerator=Accelerator(cpu=True))
     np.testing.assert_allclose(acc.fit(X).transform(X), base.transform(X), rtol=1e-5)
+
+
+# two processes (gloo): each pair's loss gathers the negatives of both
+_WIDTHS, _LOCAL = [3, 2, 4], 8
+_SUBSETS, _BLOCKS = [(0, 1), (1, 2), (0, 1, 2)], [(0, 2), (2, 4), (4, 6)]
+
+
+def _k_view_model(geometry):
+    torch.manual_seed(0)
+    module = MultiTowerMLP(
+        _WIDTHS, sum(_WIDTHS), 6, (8,), latent_space=geometry, blocks=_BLOCKS
+    ).double()
+    similarity = "cosine" if geometry == "sphere" else "lp"
+    loss = SubsetInfoNCE(_SUBSETS, _BLOCKS, 0.3, True, similarity=similarity)
+    return module, loss.double()
+
+
+def _k_view_batch():
+    generator = torch.Generator().manual_seed(1)
+    return torch.randn((2 * _LOCAL, sum(_WIDTHS)), generator=generator).double()
+
+
+def _k_view_loss_and_grads(geometry, X):
+    module, loss_fn = _k_view_model(geometry)
+    loss = loss_fn(*module(X))
+    loss.backward()
+    params = [*module.parameters(), *loss_fn.parameters()]
+    return loss.detach(), [p.grad.detach().clone() for p in params]
+
+
+def _k_view_worker(rank, store, out):
+    torch.set_num_threads(1)
+    dist.init_process_group(
+        "gloo",
+        init_method=f"file://{store}",
+        rank=rank,
+        world_size=2,
+        timeout=timedelta(seconds=60),
+    )
+    try:
+        results = {}
+        for geometry in ("sphere", "box"):
+            X = _k_view_batch()[rank * _LOCAL : (rank + 1) * _LOCAL]
+            loss, grads = _k_view_loss_and_grads(geometry, X)
+            for grad in grads:  # what DDP does: the mean over the ranks
+                dist.all_reduce(grad)
+                grad /= 2
+            results[geometry] = (loss, grads)
+        torch.save(results, f"{out}/rank{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.skipif(
+    not (dist.is_available() and dist.is_gloo_available()),
+    reason="torch.distributed with the gloo backend is not available",
+)
+def test_subset_loss_gathers_negatives_across_processes(tmp_path):
+    context = mp.start_processes(
+        _k_view_worker,
+        args=(str(tmp_path / "store"), str(tmp_path)),
+        nprocs=2,
+        join=False,
+        start_method="spawn",
+    )
+    deadline = time.monotonic() + 180
+    while not context.join(timeout=1):
+        if time.monotonic() > deadline:
+            for process in context.processes:
+                process.kill()
+            pytest.fail("the 2 gloo processes did not finish in 180 s")
+    ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in range(2)]
+    for geometry in ("sphere", "box"):
+        loss, grads = _k_view_loss_and_grads(geometry, _k_view_batch())
+        mean = (ranks[0][geometry][0] + ranks[1][geometry][0]) / 2
+        torch.testing.assert_close(mean, loss)
+        for grad, expected in zip(ranks[0][geometry][1], grads):
+            torch.testing.assert_close(grad, expected)
 
 
 # ------------------------------------------------------------ bad input
