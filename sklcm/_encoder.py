@@ -351,6 +351,19 @@ class MultimodalContrastiveEncoder(
     ...                                    random_state=0)
     >>> enc.fit_transform(X).shape
     (200, 2)
+
+    Four views, one content block of 2 columns per pair of views; view 0's
+    representation is its blocks with views 1, 2 and 3:
+
+    >>> from sklcm.datasets import make_multiview_latents
+    >>> X4, y4, info4 = make_multiview_latents(200, random_state=0, return_info=True)
+    >>> enc4 = MultimodalContrastiveEncoder(n_components=12, split=info4.split,
+    ...                                     view=0, max_epochs=2,
+    ...                                     hidden_layer_sizes=(16,), random_state=0)
+    >>> enc4.fit_transform(X4).shape
+    (200, 6)
+    >>> enc4.content_blocks_[(0, 1)]
+    slice(0, 2, None)
     """
 
     # parameters besides _LIVE_PARAMS that partial_fit applies after set_params
