@@ -59,6 +59,7 @@ def _log(out, text=""):
 # ---------------------------------------------------------------- synthetic
 SYNTH = dict(
     latent_space="box",
+    box_squash="sigmoid",
     marginal="uniform",
     hidden_layer_sizes=(128, 128, 128),
     batch_size=256,
@@ -75,6 +76,7 @@ def _synthetic_encoder(split, subsets, sizes, steps, seed, cfg):
         subsets=subsets,
         content_sizes=sizes,
         latent_space=cfg["latent_space"],
+        box_squash=cfg["box_squash"],
         hidden_layer_sizes=cfg["hidden_layer_sizes"],
         batch_size=cfg["batch_size"],
         lr=cfg["lr"],
@@ -130,33 +132,34 @@ def run_synthetic(seeds, steps, out, cfg=SYNTH):
         shared = info.shared_latents
         subsets = list(shared)
         sizes = [len(shared[s]) for s in subsets]
-        enc = _synthetic_encoder(info.split, subsets, sizes, steps, seed, cfg)
-        start = time.perf_counter()
-        enc.fit(X[train])
-        seconds = time.perf_counter() - start
-        _log(out, f"-- seed {seed}: K-view encoder, subsets='all' ({len(subsets)} "
-             f"blocks, sizes {sizes}), {enc.n_steps_} steps, {seconds:.0f} s, "
-             f"tau {enc.temperature_:.2f}")  # fmt: skip
-        blocks = enc.content_blocks_
-        Z_mean = enc.set_params(view="mean").transform(X[test])
-        table = block_r2_table(y[test], Z_mean, blocks, test_size=0.25)
-        _log(out, "view-averaged blocks (view='mean'):")
-        _print_table(out, table, subsets, shared, info.n_latents)
-        _log(out, _goal_line(f"seed {seed} K-view mean", table, subsets, shared, 6))
-        Z0 = enc.set_params(view=0).transform(X[test])
-        names = list(enc.get_feature_names_out())
-        rows = [b for b, s in enumerate(subsets) if 0 in s]
-        blocks0 = {
-            subsets[b]: [
-                i for i, n in enumerate(names)
-                if f"_block{'-'.join(map(str, subsets[b]))}_" in n
-            ]
-            for b in rows
-        }  # fmt: skip
-        table0 = block_r2_table(y[test], Z0, blocks0, test_size=0.25)
-        sub0 = [subsets[b] for b in rows]
-        _log(out, _goal_line(f"seed {seed} K-view view 0", table0, sub0, shared, 6))
-        # separate two-view encoders, same total steps
+        if not cfg.get("pairs_only"):
+            enc = _synthetic_encoder(info.split, subsets, sizes, steps, seed, cfg)
+            start = time.perf_counter()
+            enc.fit(X[train])
+            seconds = time.perf_counter() - start
+            _log(out, f"-- seed {seed}: K-view encoder, subsets='all' ({len(subsets)} "
+                 f"blocks, sizes {sizes}), {enc.n_steps_} steps, {seconds:.0f} s, "
+                 f"tau {enc.temperature_:.2f}")  # fmt: skip
+            blocks = enc.content_blocks_
+            Z_mean = enc.set_params(view="mean").transform(X[test])
+            table = block_r2_table(y[test], Z_mean, blocks, test_size=0.25)
+            _log(out, "view-averaged blocks (view='mean'):")
+            _print_table(out, table, subsets, shared, info.n_latents)
+            _log(out, _goal_line(f"seed {seed} K-view mean", table, subsets, shared, 6))
+            Z0 = enc.set_params(view=0).transform(X[test])
+            names = list(enc.get_feature_names_out())
+            rows = [b for b, s in enumerate(subsets) if 0 in s]
+            blocks0 = {
+                subsets[b]: [
+                    i for i, n in enumerate(names)
+                    if f"_block{'-'.join(map(str, subsets[b]))}_" in n
+                ]
+                for b in rows
+            }  # fmt: skip
+            table0 = block_r2_table(y[test], Z0, blocks0, test_size=0.25)
+            sub0 = [subsets[b] for b in rows]
+            _log(out, _goal_line(f"seed {seed} K-view view 0", table0, sub0, shared, 6))
+        # separate two-view encoders, same total steps (or pair_steps each)
         pairs = [s for s in subsets if len(s) == 2]
         start = time.perf_counter()
         pair_rows = []
@@ -166,7 +169,7 @@ def run_synthetic(seeds, steps, out, cfg=SYNTH):
             )
             pair_enc = _synthetic_encoder(
                 [info.split[k] for k in pair], "pairs", [len(shared[pair])],
-                steps // len(pairs), seed, cfg,
+                cfg.get("pair_steps") or steps // len(pairs), seed, cfg,
             ).set_params(view="mean")  # fmt: skip
             pair_enc.fit(X[train][:, cols])
             Zp = pair_enc.transform(X[test][:, cols])
@@ -175,14 +178,14 @@ def run_synthetic(seeds, steps, out, cfg=SYNTH):
             )
         seconds = time.perf_counter() - start
         pair_table = np.asarray(pair_rows)
-        each = steps // len(pairs)
+        each = cfg.get("pair_steps") or steps // len(pairs)
         _log(out, f"-- seed {seed}: {len(pairs)} two-view encoders, {each} "
              f"steps each, {seconds:.0f} s (pair blocks only)")  # fmt: skip
         _print_table(out, pair_table, pairs, shared, info.n_latents)
-        kview_pairs = table[[subsets.index(p) for p in pairs]]
-        _log(
-            out, _goal_line(f"seed {seed} K-view pairs", kview_pairs, pairs, shared, 6)
-        )
+        if not cfg.get("pairs_only"):
+            kview_pairs = table[[subsets.index(p) for p in pairs]]
+            name = f"seed {seed} K-view pairs"
+            _log(out, _goal_line(name, kview_pairs, pairs, shared, 6))
         _log(out, _goal_line(f"seed {seed} two-view", pair_table, pairs, shared, 6))
         _log(out)
 
@@ -316,13 +319,19 @@ def main(argv=None):
     parser.add_argument("--draws", type=int, default=50)
     parser.add_argument("--tau", type=float, default=1.0)
     parser.add_argument("--out", default=None)
+    parser.add_argument("--box-squash", default="sigmoid")
+    parser.add_argument("--pair-steps", type=int, default=None)
+    parser.add_argument("--pairs-only", action="store_true")
     parser.add_argument(
         "--pairs", action="store_true", help="uci: also the 15 two-view encoders"
     )
     args = parser.parse_args(argv)
     _log(args.out, f"$ python benchmarks/bench_multiview.py {' '.join(sys.argv[1:])}")
     if args.part == "synthetic":
-        run_synthetic(args.seeds, args.steps or 6000, args.out)
+        cfg = {**SYNTH, "box_squash": args.box_squash}
+        if args.pairs_only or args.pair_steps:
+            cfg.update(pairs_only=args.pairs_only, pair_steps=args.pair_steps)
+        run_synthetic(args.seeds, args.steps or 5000, args.out, cfg)
     else:
         run_uci(args.steps or 550, args.draws, args.out, tau=args.tau, pairs=args.pairs)
 

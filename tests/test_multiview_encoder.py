@@ -1,9 +1,11 @@
 """The contrastive encoder over K views: list split, subsets, content blocks."""
 
 import pickle
+import re
 import time
 from datetime import timedelta
 from itertools import combinations
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -449,3 +451,50 @@ def test_k_view_blocks_find_what_each_subset_shares():
     table = block_r2_table(y[4000:], enc.transform(X[4000:]), enc.content_blocks_)
     quad = subsets.index((0, 1, 2, 3))
     assert table[quad, :2].min() > 0.7 and table[quad, 2:].max() < 0.2
+
+
+# ------------------------------------------------------------ stated numbers
+_RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+_PAGE = Path(__file__).resolve().parents[1] / "docs" / "user_guide" / "multiview.rst"
+
+
+def _page_text():
+    return " ".join(_PAGE.read_text(encoding="utf-8").split())
+
+
+def test_many_views_page_states_the_synthetic_results():
+    text = (_RESULTS / "bench_multiview_synthetic.txt").read_text()
+    found = re.findall(
+        r"seed (\d) K-view mean: min R² over shared latents (\S+) .*?"
+        r"non-shared latents (\S+)",
+        text,
+    )
+    assert [seed for seed, _, _ in found] == ["0", "1", "2"]
+    assert max(float(high) for _, _, high in found) <= 0.2
+    page = _page_text()
+    lows = [low for _, low, _ in found]
+    assert f"{lows[0]}, {lows[1]} and {lows[2]} for seeds 0, 1 and 2" in page
+    cells = [
+        float(v)
+        for table in re.findall(r"view='mean'\):\n(.*?)\(\* =", text, re.S)
+        for v in re.findall(r"(-?\d\.\d{3})\*", table)
+    ]
+    above = sum(v >= 0.95 for v in cells)
+    assert f"{above} of the {len(cells)} shared cells" in page
+    pairs = re.findall(r"seed \d two-view: min R² over shared latents (\S+)", text)
+    assert f"{pairs[0]}, {pairs[1]} and {pairs[2]}" in page
+
+
+def test_many_views_page_states_the_uci_results():
+    text = (_RESULTS / "bench_multiview_uci.txt").read_text()
+    last = text.rsplit("$ python", 1)[1]  # the latest run
+    page = _page_text()
+    for view in ("fou", "fac", "kar", "pix", "zer", "mor"):
+        row = re.search(rf"^{view}\s+six-view encoder(.*)$", last, re.M)[1]
+        accs = re.findall(r"(\d+\.\d) ±", row)
+        assert f"{view} {' / '.join(accs)}" in page
+        best = re.search(rf"^{view}\s+best two-view(.*)six-view wins: True", last, re.M)
+        assert best is not None
+        assert " / ".join(re.findall(r"(\d+\.\d) \(", best[1])) in page
+    assert "at every shot count: 6/6" in last
+    assert "best two-view encoder at every shot count: 6/6" in last
