@@ -750,6 +750,7 @@ class MultimodalContrastiveEncoder(
         if "_seed" in state:  # pickled before the seed became a fitted attribute
             state["_seed_"] = state.pop("_seed")
         state.setdefault("tol", 1e-4)  # pickled before tol became a parameter
+        _views.add_view_parameters(state)  # pickled before K views
         super().__setstate__(state)
         if "net_" in vars(self):
             # skorch moves a CUDA net to the CPU when CUDA is missing

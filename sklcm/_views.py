@@ -263,6 +263,24 @@ def resolve_layout(encoder, n_features):
     return ViewLayout(widths, subsets, blocks, towers)
 
 
+# the K-view parameters and their defaults, for encoders pickled before them
+_VIEW_PARAMETERS = {
+    "view": None,
+    "subsets": "pairs",
+    "content_sizes": None,
+    "shared_towers": False,
+}
+
+
+def add_view_parameters(state):
+    """Give the ``__dict__`` of an encoder pickled before K views their
+    parameters (and its recorded fit parameters) at their defaults."""
+    for name, default in _VIEW_PARAMETERS.items():
+        state.setdefault(name, default)
+        if "_trained_params_" in state:
+            state["_trained_params_"].setdefault(name, default)
+
+
 def set_layout_attributes(encoder, layout):
     """Set the fitted ``content_blocks_``, ``n_views_`` and ``_layout_``."""
     encoder._layout_ = layout

@@ -498,3 +498,22 @@ def test_many_views_page_states_the_uci_results():
         assert " / ".join(re.findall(r"(\d+\.\d) \(", best[1])) in page
     assert "at every shot count: 6/6" in last
     assert "best two-view encoder at every shot count: 6/6" in last
+
+
+def test_an_encoder_pickled_before_k_views_loads_and_trains_on():
+    X, _, info = make_latent_partial_causal(
+        60, n_latents=2, random_state=0, return_info=True
+    )
+    enc = _enc(info.split, lr_schedule="constant").fit(X)
+    Z = enc.transform(X)
+    state = enc.__getstate__()
+    for name in ("view", "subsets", "content_sizes", "shared_towers"):
+        del state[name]
+        del state["_trained_params_"][name]
+    for name in ("_layout_", "content_blocks_", "n_views_"):
+        del state[name]
+    old = MultimodalContrastiveEncoder.__new__(MultimodalContrastiveEncoder)
+    old.__setstate__(pickle.loads(pickle.dumps(state)))
+    np.testing.assert_array_equal(old.transform(X), Z)
+    assert old.get_params()["subsets"] == "pairs"
+    assert old.partial_fit(X).n_steps_ > enc.n_steps_
