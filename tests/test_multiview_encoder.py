@@ -517,3 +517,17 @@ def test_an_encoder_pickled_before_k_views_loads_and_trains_on():
     np.testing.assert_array_equal(old.transform(X), Z)
     assert old.get_params()["subsets"] == "pairs"
     assert old.partial_fit(X).n_steps_ > enc.n_steps_
+
+
+def test_pipeline_from_a_list_of_views(views):
+    from sklearn.pipeline import make_pipeline
+
+    from sklcm.preprocessing import ViewSplitter, ViewStacker
+
+    X, _, info = views
+    list_of_views = ViewSplitter(split=info.split).fit_transform(X)
+    pipe = make_pipeline(ViewStacker(), _enc(info.split, n_components=12, view=2))
+    Z = pipe.fit_transform(list_of_views)
+    np.testing.assert_array_equal(
+        Z, _enc(info.split, n_components=12, view=2).fit_transform(X)
+    )
