@@ -821,7 +821,9 @@ class MultimodalContrastiveEncoder(
         probe accuracy, where top-1 retrieval
         (:func:`sklcm.metrics.retrieval_accuracy`) prefers far too low a
         temperature. Chance level is 10/255 (10 / (n_samples - 1) below 256
-        pairs); compare scores on the same number of pairs.
+        pairs); compare scores on the same number of pairs. With K views (a
+        list ``split``) it is the mean over subsets of the mean, over the
+        subset's view pairs, of this agreement on the subset's content block.
 
         Parameters
         ----------
@@ -841,8 +843,9 @@ class MultimodalContrastiveEncoder(
     def infonce_loss(self, X):
         """Symmetric InfoNCE loss on ``X`` at the encoder's temperature.
 
-        The training objective, averaged over consecutive batches of
-        ``batch_size_`` pairs. It depends on the temperature and the batch
+        The training objective (with K views, the subset-wise loss of
+        :class:`~sklcm.nn.SubsetInfoNCE`), averaged over consecutive batches
+        of ``batch_size_`` pairs. It depends on the temperature and the batch
         size: compare encoders with :meth:`score` instead.
 
         Parameters
