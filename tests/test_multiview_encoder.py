@@ -462,8 +462,11 @@ def _page_text():
     return " ".join(_PAGE.read_text(encoding="utf-8").split())
 
 
-def test_many_views_page_states_the_synthetic_results():
-    text = (_RESULTS / "bench_multiview_synthetic.txt").read_text()
+@pytest.mark.parametrize(
+    "name", ["bench_multiview_synthetic.txt", "bench_multiview_synthetic_softclamp.txt"]
+)
+def test_many_views_page_states_the_synthetic_results(name):
+    text = (_RESULTS / name).read_text()
     found = re.findall(
         r"seed (\d) K-view mean: min R² over shared latents (\S+) .*?"
         r"non-shared latents (\S+)",
@@ -483,6 +486,13 @@ def test_many_views_page_states_the_synthetic_results():
     assert f"{above} of the {len(cells)} shared cells" in page
     pairs = re.findall(r"seed \d two-view: min R² over shared latents (\S+)", text)
     assert f"{pairs[0]}, {pairs[1]} and {pairs[2]}" in page
+
+
+def test_many_views_page_states_the_longer_two_view_runs():
+    text = (_RESULTS / "bench_multiview_synthetic_pairs.txt").read_text()
+    lows = re.findall(r"seed \d two-view: min R² over shared latents (\S+)", text)
+    assert len(lows) == 3
+    assert f"{lows[0]}, {lows[1]} and {lows[2]}" in _page_text()
 
 
 def test_many_views_page_states_the_uci_results():
