@@ -11,8 +11,7 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 from skorch.callbacks import Callback, ProgressBar
 
-from ._net import StopTraining, TrainingInterrupted, encode
-from .metrics._retrieval import label_free_score
+from ._net import StopTraining, TrainingInterrupted, module_score
 
 
 class DivergenceError(FloatingPointError):
@@ -248,10 +247,9 @@ class ValidationMonitor(Callback):
         if getattr(dataset_train, "valid_indices", None) is None:
             return  # a later partial_fit: no validation pairs
         X = dataset_train.rows(dataset_train.valid_indices, net.device)
-        split = getattr(net.module_, "module", net.module_).split
-        z_x = encode(net.module_, X[:, :split], "x", net.device)
-        z_t = encode(net.module_, X[:, split:], "t", net.device)
-        score = label_free_score(z_x, z_t, self.similarity, self.p, self.block_size)
+        score = module_score(
+            net.module_, X, net.device, self.similarity, self.p, self.block_size
+        )
         improved = score > self.best_score_ + self.tol
         net.history.record("valid_score", score)
         net.history.record("valid_score_best", bool(improved))

@@ -23,7 +23,7 @@ from .utils._param_validation import (
     StrOptions,
     _fit_context,
 )
-from .utils._validation import check_split
+from .utils._validation import check_split, check_view_widths
 
 # E|nu| for nu ~ N(0, 1): the Gaussian reference of the non-Gaussianity
 # measure used to order the components.
@@ -39,8 +39,18 @@ _PICARD_HINT = (
 
 
 def _modality_blocks(X, split):
-    """Return the column blocks of X: [X] (plain mode) or [x, t] (coupled)."""
-    return [X] if split is None else [X[:, :split], X[:, split:]]
+    """Return the column blocks of X: [X] (plain mode), [x, t] (coupled, an
+    int split) or [x_1, ..., x_K] (coupled, a list of view widths)."""
+    if split is None:
+        return [X]
+    if np.ndim(split) == 0:
+        return [X[:, :split], X[:, split:]]
+    stops = np.cumsum(split)
+    return [X[:, stop - w : stop] for w, stop in zip(split, stops)]
+
+
+def _n_blocks(split):
+    return 1 if split is None else 2 if np.ndim(split) == 0 else len(split)
 
 
 def _center_and_stack(blocks):
@@ -228,10 +238,12 @@ class CoupledLatentICA(
         ``pca_components`` (and with PCA whitening) it also sets the number
         of whitened directions, as in :class:`~sklearn.decomposition.FastICA`.
 
-    split : int, default=None
+    split : int or list of int, default=None
         Number of leading columns of X that belong to modality x in coupled
         mode; the remaining ``n_features - split`` columns belong to modality
-        t and must be as many. If None, plain mode.
+        t and must be as many. A list gives the widths of K views
+        ``[z_1 | ... | z_K]``, all equal: one unmixing is fitted on the rows
+        of every view stacked and applied to each. If None, plain mode.
 
     pca_components : int, default=None
         Number of leading principal directions kept by the whitening. The
@@ -303,7 +315,7 @@ class CoupledLatentICA(
     n_components_ : int
         Number of extracted components (per modality in coupled mode).
 
-    split_ : int or None
+    split_ : int, list of int or None
         Validated ``split``; None in plain mode.
 
     n_iter_ : int
@@ -342,7 +354,12 @@ class CoupledLatentICA(
     leaves the output unchanged.
 
     In coupled mode the first ``n_components_`` output columns are ``s_x`` and
-    the last ``n_components_`` are ``s_t``.
+    the last ``n_components_`` are ``s_t``; with K views, ``[s_1 | ... |
+    s_K]``, column ``j`` of every ``s_k`` being the same component. The
+    columns of the views must be aligned (the same linear map of the latents
+    in every view), as are a K-view encoder's views with one content block
+    for all of them: ``MultimodalContrastiveEncoder(split=widths,
+    subsets=[tuple(range(K))], view="all")``.
 
     References
     ----------
@@ -375,7 +392,7 @@ class CoupledLatentICA(
 
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left"), None],
-        "split": [Interval(Integral, 1, None, closed="left"), None],
+        "split": [Interval(Integral, 1, None, closed="left"), "array-like", None],
         "pca_components": [Interval(Integral, 1, None, closed="left"), None],
         "algorithm": [StrOptions({"fastica", "picard"})],
         "whiten": [StrOptions({"pca-unless-white", "pca"}), Options(bool, {False})],
@@ -409,6 +426,15 @@ class CoupledLatentICA(
         """Validate ``split`` against the width of X; None in plain mode."""
         if self.split is None:
             return None
+        if np.ndim(self.split) != 0:
+            widths = check_view_widths(self.split, n_features)
+            if len(set(widths)) > 1:
+                raise ValueError(
+                    f"split={widths} gives views of unequal widths, which cannot "
+                    "share one unmixing: coupled mode needs the same number of "
+                    "aligned columns in every view (one shared linear map)."
+                )
+            return widths
         split = check_split(self.split, n_features)
         if 2 * split != n_features:
             raise ValueError(
@@ -515,7 +541,7 @@ class CoupledLatentICA(
         Returns
         -------
         S : ndarray of shape (n_samples, `n_components_`) or \
-                (n_samples, 2 * `n_components_`)
+                (n_samples, n_views * `n_components_`)
             Estimated sources; ``[s_x | s_t]`` in coupled mode.
         """
         return self._fit(X)
@@ -531,7 +557,7 @@ class CoupledLatentICA(
         Returns
         -------
         S : ndarray of shape (n_samples, `n_components_`) or \
-                (n_samples, 2 * `n_components_`)
+                (n_samples, n_views * `n_components_`)
             Estimated sources; ``[s_x | s_t]`` in coupled mode.
         """
         check_is_fitted(self)
@@ -548,7 +574,7 @@ class CoupledLatentICA(
         Parameters
         ----------
         X : array-like of shape (n_samples, `n_components_`) or \
-                (n_samples, 2 * `n_components_`)
+                (n_samples, n_views * `n_components_`)
             Sources, ``[s_x | s_t]`` in coupled mode.
 
         Returns
@@ -559,7 +585,9 @@ class CoupledLatentICA(
         check_is_fitted(self)
         S = self._check_sources(X)
         A = self.mixing_.astype(S.dtype, copy=False)
-        split = None if self.split_ is None else self.n_components_
+        split = self.split_
+        if split is not None:
+            split = [self.n_components_] * _n_blocks(split)
         rec = np.hstack([block @ A.T for block in _modality_blocks(S, split)])
         return rec + self.mean_.astype(S.dtype, copy=False)
 
@@ -576,7 +604,7 @@ class CoupledLatentICA(
     @property
     def _n_features_out(self):
         """Number of output columns (for get_feature_names_out)."""
-        return self.components_.shape[0] * (1 if self.split_ is None else 2)
+        return self.components_.shape[0] * _n_blocks(self.split_)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

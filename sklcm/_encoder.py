@@ -1,7 +1,6 @@
 """MultimodalContrastiveEncoder: a two-tower contrastive encoder as a transformer."""
 # License: BSD 3 clause
 
-import copy
 import math
 import warnings
 
@@ -13,18 +12,17 @@ from sklearn.base import (
     TransformerMixin,
 )
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.utils.validation import validate_data
 
+from . import _views
 from ._callbacks import (
     ValidationMonitor,
     fit_transaction,
-    inference_module,
     make_callbacks,
     retune,
 )
-from ._net import ContrastiveNet, PairData, batch_starts, device_rows, encode
-from .metrics._retrieval import LABEL_FREE_MIN_PAIRS, label_free_score
-from .nn import SymmetricInfoNCE, TwoTowerMLP
+from ._net import ContrastiveNet, PairData, batch_starts, device_rows
+from .metrics._retrieval import LABEL_FREE_MIN_PAIRS
 from .nn._whitening import set_input_statistics
 from .utils._param_validation import (
     Integral,
@@ -34,7 +32,6 @@ from .utils._param_validation import (
     _fit_context,
 )
 from .utils._torch import resolve_device, seeded
-from .utils._validation import check_split
 
 _OPTIMIZERS = {
     "adam": (torch.optim.Adam, {}),
@@ -67,8 +64,14 @@ class MultimodalContrastiveEncoder(
     n_components : int, default=2
         Size of the representation produced by each tower.
 
-    split : int, default=None
-        Number of leading columns of ``X`` that belong to modality x. Required.
+    split : int or list of int, default=None
+        Required. An int: the number of leading columns of ``X`` that belong
+        to modality x (two views, ``X = [x | t]``). A list: the width of every
+        view of ``X = [x_1 | ... | x_K]`` in column order (K >= 2, adding up
+        to the number of features; one width may be -1, the remaining
+        columns), which selects the K-view model: one tower per view, and a
+        content block per subset of views (see ``subsets``). With two views
+        both forms train the same model.
 
     latent_space : {"sphere", "box"}, default="sphere"
         Output geometry. ``"sphere"``: L2-normalised outputs, cosine similarity.
@@ -218,7 +221,46 @@ class MultimodalContrastiveEncoder(
     representation : {"x", "t", "both", "mean"}, default="x"
         Which modality's representation :meth:`transform` returns: the x
         representation, the t representation, both side by side
-        ``[z_x | z_t]``, or their mean.
+        ``[z_x | z_t]``, or their mean. With K views ``"x"`` is view 0,
+        ``"t"`` view 1, ``"both"`` all views; ``view`` overrides it.
+
+    view : int, {"all", "mean"} or None, default=None
+        Which view's representation :meth:`transform` returns: view ``k``'s
+        own content blocks (those of the subsets that contain it, side by
+        side), every view's own blocks side by side (``"all"``), or each
+        block averaged over the views of its subset (``"mean"``, one column
+        per column of the content blocks). The output feature names say the
+        view and the subset of each column, e.g.
+        ``multimodalcontrastiveencoder_view1_block0-1_3``. None: as
+        ``representation`` says. With an int ``split``, 0, 1, ``"all"`` and
+        ``"mean"`` are ``representation`` ``"x"``, ``"t"``, ``"both"`` and
+        ``"mean"``.
+
+    subsets : {"pairs", "all"} or list of tuple of int, default="pairs"
+        The subsets of views contrasted, each on its own content block:
+        every pair of views, every subset of at least 2 views, or a list of
+        tuples of view indices such as ``[(0, 1), (0, 1, 2)]``. The loss is
+        the mean over subsets of the symmetric InfoNCE averaged over the
+        view pairs of the subset, computed on the subset's block
+        (:class:`~sklcm.nn.SubsetInfoNCE`), so a block learns what all the
+        views of its subset share. Every view must be in some subset.
+
+    content_sizes : int, list of int or None, default=None
+        Columns of each subset's content block: disjoint consecutive slices
+        of the ``n_components`` columns of each tower, in the order of
+        ``subsets``. None: ``n_components`` shared as equally as possible
+        (the first blocks get one more column when it does not divide). An
+        int: that many for every block; a list: one size per subset. They
+        must not add up to more than ``n_components``; columns after the last
+        block are trained by no loss and left out of :meth:`transform`. On
+        the sphere each block is normalised on its own.
+
+    shared_towers : bool or list of list of int, default=False
+        False: one tower per view. True: views of equal width share one
+        tower (e.g. views of the same kind); a list: groups of views (of
+        equal width) that share a tower, the other views having their own. A
+        shared tower standardises its input with the moments of its views
+        pooled; ``whiten_inputs=True`` needs one tower per view.
 
     Attributes
     ----------
@@ -233,6 +275,14 @@ class MultimodalContrastiveEncoder(
 
     temperature_ : float
         Temperature at the end of training.
+
+    content_blocks_ : dict of tuple to slice
+        The columns of every subset's content block in each tower's output,
+        e.g. ``{(0, 1): slice(0, 5), ...}``; with an int ``split``,
+        ``{(0, 1): slice(0, n_components)}``.
+
+    n_views_ : int
+        Number of views.
 
     n_iter_ : int
         Number of epochs run (in :meth:`fit`) or chunks trained on (in
@@ -301,6 +351,19 @@ class MultimodalContrastiveEncoder(
     ...                                    random_state=0)
     >>> enc.fit_transform(X).shape
     (200, 2)
+
+    Four views, one content block of 2 columns per pair of views; view 0's
+    representation is its blocks with views 1, 2 and 3:
+
+    >>> from sklcm.datasets import make_multiview_latents
+    >>> X4, y4, info4 = make_multiview_latents(200, random_state=0, return_info=True)
+    >>> enc4 = MultimodalContrastiveEncoder(n_components=12, split=info4.split,
+    ...                                     view=0, max_epochs=2,
+    ...                                     hidden_layer_sizes=(16,), random_state=0)
+    >>> enc4.fit_transform(X4).shape
+    (200, 6)
+    >>> enc4.content_blocks_[(0, 1)]
+    slice(0, 2, None)
     """
 
     # parameters besides _LIVE_PARAMS that partial_fit applies after set_params
@@ -308,7 +371,7 @@ class MultimodalContrastiveEncoder(
 
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
-        "split": [Interval(Integral, 1, None, closed="left"), None],
+        "split": [Interval(Integral, 1, None, closed="left"), "array-like", None],
         "latent_space": [StrOptions({"sphere", "box"})],
         "p": [Interval(Real, 1, None, closed="left")],
         "temperature": [
@@ -344,6 +407,14 @@ class MultimodalContrastiveEncoder(
         "device": [str, torch.device],
         "random_state": ["random_state"],
         "representation": [StrOptions({"x", "t", "both", "mean"})],
+        "view": [
+            Interval(Integral, 0, None, closed="left"),
+            StrOptions({"all", "mean"}),
+            None,
+        ],
+        "subsets": [StrOptions({"pairs", "all"}), list],
+        "content_sizes": [Interval(Integral, 1, None, closed="left"), list, None],
+        "shared_towers": ["boolean", list],
     }
 
     # The skorch net class and extra keyword arguments for it; subclasses
@@ -385,6 +456,10 @@ class MultimodalContrastiveEncoder(
         device="auto",
         random_state=None,
         representation="x",
+        view=None,
+        subsets="pairs",
+        content_sizes=None,
+        shared_towers=False,
     ):
         self.n_components = n_components
         self.split = split
@@ -415,6 +490,10 @@ class MultimodalContrastiveEncoder(
         self.device = device
         self.random_state = random_state
         self.representation = representation
+        self.view = view
+        self.subsets = subsets
+        self.content_sizes = content_sizes
+        self.shared_towers = shared_towers
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
@@ -570,7 +649,7 @@ class MultimodalContrastiveEncoder(
                 f"X has n_samples = {n_samples}, but contrastive training needs at "
                 "least 2 pairs (the other pairs of a batch are the negatives)."
             )
-        check_split(self.split, n_features)
+        _views.resolve_layout(self, n_features)  # every layout error, before training
         return X
 
     def _net_params(self):
@@ -587,6 +666,7 @@ class MultimodalContrastiveEncoder(
         """
         device = resolve_device(self.device)
         hidden = _check_hidden_layer_sizes(self.hidden_layer_sizes)
+        layout = _views.resolve_layout(self, X.shape[1])
         monitor = None
         if validation:
             monitor = ValidationMonitor(
@@ -604,7 +684,7 @@ class MultimodalContrastiveEncoder(
             verbose=self.verbose,
             extra=self.callbacks,
         )
-        criterion = SymmetricInfoNCE(
+        criterion = _views.criterion_class(layout)(
             self._temperature(),
             self.learn_temperature,
             similarity=self._similarity(),
@@ -612,7 +692,7 @@ class MultimodalContrastiveEncoder(
         )
         opt, opt_kwargs = _OPTIMIZERS[self.optimizer]
         with seeded(seed, device):
-            module = TwoTowerMLP(
+            module = _views.module_class(layout)(
                 self.split,
                 X.shape[1],
                 self.n_components,
@@ -643,6 +723,7 @@ class MultimodalContrastiveEncoder(
         self.net_, self.history_ = net, net.history
         self.n_steps_ = 0
         self.temperature_ = criterion.temperature
+        _views.set_layout_attributes(self, layout)
 
     def _temperature(self):
         if self.temperature != "auto":
@@ -669,6 +750,7 @@ class MultimodalContrastiveEncoder(
         if "_seed" in state:  # pickled before the seed became a fitted attribute
             state["_seed_"] = state.pop("_seed")
         state.setdefault("tol", 1e-4)  # pickled before tol became a parameter
+        _views.add_view_parameters(state)  # pickled before K views
         super().__setstate__(state)
         if "net_" in vars(self):
             # skorch moves a CUDA net to the CPU when CUDA is missing
@@ -687,20 +769,11 @@ class MultimodalContrastiveEncoder(
         -------
         Z : ndarray of shape (n_samples, n_components) or \
                 (n_samples, 2 * n_components)
-            Representation selected by ``representation``, in the float dtype
-            of ``X``.
+            Representation selected by ``representation`` (or ``view``), in
+            the float dtype of ``X``; with a list ``split``, as many columns
+            as the selected content blocks hold.
         """
-        check_is_fitted(self)
-        X = self._check_X(X)
-        x, t = X[:, : self.split], X[:, self.split :]
-        if self.representation == "x":
-            return self._encode(x, "x")
-        if self.representation == "t":
-            return self._encode(t, "t")
-        z_x, z_t = self._encode(x, "x"), self._encode(t, "t")
-        if self.representation == "both":
-            return np.hstack([z_x, z_t])
-        return (z_x + z_t) / 2
+        return _views.transform(self, X)
 
     def _check_X(self, X, **kwargs):
         return validate_data(
@@ -714,38 +787,21 @@ class MultimodalContrastiveEncoder(
         ----------
         X_m : array-like of shape (n_samples, n_features_m)
             Observations of one modality: ``split`` columns for ``"x"``,
-            ``n_features_in_ - split`` for ``"t"``.
-        modality : {"x", "t"}, default="x"
-            Which tower to use.
+            ``n_features_in_ - split`` for ``"t"`` (with a list ``split``,
+            the width of the view).
+        modality : {"x", "t"} or int, default="x"
+            Which tower to use: with K views, a view index (``"x"`` and
+            ``"t"`` are views 0 and 1).
 
         Returns
         -------
-        Z : ndarray of shape (n_samples, n_components)
-            The representation, in the float dtype of ``X_m``.
+        Z : ndarray of shape (n_samples, n_components) or \
+                (n_samples, n_columns_of_its_blocks)
+            The representation, in the float dtype of ``X_m``; with a list
+            ``split``, the view's own content blocks (as ``transform`` with
+            ``view`` set to it).
         """
-        check_is_fitted(self)
-        if modality not in ("x", "t"):
-            raise ValueError(f"modality must be 'x' or 't', got {modality!r}.")
-        X_m = check_array(X_m, dtype=[np.float64, np.float32], input_name="X_m")
-        width = self.split if modality == "x" else self.n_features_in_ - self.split
-        if X_m.shape[1] != width:
-            raise ValueError(
-                f"X_m has {X_m.shape[1]} features, but modality {modality!r} was "
-                f"fitted on {width} (split={self.split}, n_features_in_="
-                f"{self.n_features_in_})."
-            )
-        return self._encode(X_m, modality)
-
-    def _encode(self, X_m, modality):
-        module = inference_module(self.net_, self.ema_decay)
-        device = next(module.parameters()).device
-        return encode(module, X_m, modality, device).astype(X_m.dtype, copy=False)
-
-    def _encode_pairs(self, X):
-        X = self._check_X(X, ensure_min_samples=2)
-        return self._encode(X[:, : self.split], "x"), self._encode(
-            X[:, self.split :], "t"
-        )
+        return _views.encode_view(self, X_m, modality)
 
     def score(self, X, y=None):
         """Cross-view neighbour agreement of held-out pairs (higher is better).
@@ -765,7 +821,9 @@ class MultimodalContrastiveEncoder(
         probe accuracy, where top-1 retrieval
         (:func:`sklcm.metrics.retrieval_accuracy`) prefers far too low a
         temperature. Chance level is 10/255 (10 / (n_samples - 1) below 256
-        pairs); compare scores on the same number of pairs.
+        pairs); compare scores on the same number of pairs. With K views (a
+        list ``split``) it is the mean over subsets of the mean, over the
+        subset's view pairs, of this agreement on the subset's content block.
 
         Parameters
         ----------
@@ -780,18 +838,14 @@ class MultimodalContrastiveEncoder(
         score : float
             Mean fraction of shared neighbours, in [0, 1].
         """
-        check_is_fitted(self)
-        z_x, z_t = self._encode_pairs(X)
-        return label_free_score(
-            z_x, z_t, self._similarity(), self.p, self._score_block_size
-        )
+        return _views.score(self, X)
 
-    @torch.no_grad()
     def infonce_loss(self, X):
         """Symmetric InfoNCE loss on ``X`` at the encoder's temperature.
 
-        The training objective, averaged over consecutive batches of
-        ``batch_size_`` pairs. It depends on the temperature and the batch
+        The training objective (with K views, the subset-wise loss of
+        :class:`~sklcm.nn.SubsetInfoNCE`), averaged over consecutive batches
+        of ``batch_size_`` pairs. It depends on the temperature and the batch
         size: compare encoders with :meth:`score` instead.
 
         Parameters
@@ -804,17 +858,7 @@ class MultimodalContrastiveEncoder(
         loss : float
             Mean batch loss (lower is better).
         """
-        check_is_fitted(self)
-        z_x, z_t = (
-            torch.as_tensor(z, dtype=torch.float32) for z in self._encode_pairs(X)
-        )
-        criterion = copy.deepcopy(self.net_.criterion_).cpu()
-        bs = self.batch_size_
-        losses = [
-            float(criterion(z_x[s : s + bs], z_t[s : s + bs]))
-            for s in batch_starts(len(z_x), bs)
-        ]
-        return float(np.mean(losses))
+        return _views.infonce_loss(self, X)
 
     def get_feature_names_out(self, input_features=None):
         """Get output feature names for transformation.
@@ -835,19 +879,11 @@ class MultimodalContrastiveEncoder(
             Transformed feature names.
         """
         names = super().get_feature_names_out(input_features)
-        if self.representation == "both":  # prefix0 -> prefix_x0, prefix_t0
-            k, prefix = self.n_components, type(self).__name__.lower()
-            names = np.asarray(
-                [f"{prefix}_{m}{i % k}" for i, m in enumerate("x" * k + "t" * k)],
-                object,
-            )
-        return names
+        return _views.feature_names_out(self, names)
 
     @property
     def _n_features_out(self):
-        if self.representation == "both":
-            return 2 * self.n_components
-        return self.n_components
+        return _views.n_features_out(self)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -912,7 +948,7 @@ def _validation_split(n_samples, validation_fraction, rng):
 # these it applies to the trained model (see _apply_set_params) ...
 _LIVE_PARAMS = frozenset(
     {"lr", "weight_decay", "batch_size", "ema_decay", "temperature", "max_steps"}
-    | {"verbose", "representation"}
+    | {"verbose", "representation", "view"}
 )
 # ... these only fit reads; any other change needs a refit.
 _FIT_ONLY_PARAMS = frozenset(

@@ -1,10 +1,13 @@
 """Private skorch net for two-tower contrastive training and its data plumbing."""
 # License: BSD 3 clause
 
+from itertools import combinations
+
 import numpy as np
 import torch
 from skorch import NeuralNet
 
+from .metrics._retrieval import label_free_score
 from .utils._torch import CHUNK_ROWS
 
 # on CUDA, the training rows are copied to the device once when their float32
@@ -201,6 +204,44 @@ def encode(module, X_m, modality, device):
     ]
     module.train(was_training)
     return torch.cat(parts).numpy()
+
+
+def blocks_score(zs, subsets, blocks, similarity, p, block_size):
+    """Label-free score of K views' representations ``zs``: the mean over
+    subsets of the mean, over the subset's view pairs, of the score of their
+    content block (``(start, stop)`` columns)."""
+    return float(
+        np.mean(
+            [
+                np.mean(
+                    [
+                        label_free_score(
+                            zs[k][:, a:b], zs[m][:, a:b], similarity, p, block_size
+                        )
+                        for k, m in combinations(subset, 2)
+                    ]
+                )
+                for subset, (a, b) in zip(subsets, blocks)
+            ]
+        )
+    )
+
+
+def module_score(module, X, device, similarity, p, block_size):
+    """Label-free score of the stacked rows ``X`` under a tower module: the
+    validation score of early stopping (two towers, or K with content blocks)."""
+    inner = getattr(module, "module", module)  # DistributedDataParallel
+    split = inner.split
+    if np.ndim(split) == 0:  # two views
+        z_x = encode(module, X[:, :split], "x", device)
+        z_t = encode(module, X[:, split:], "t", device)
+        return label_free_score(z_x, z_t, similarity, p, block_size)
+    stops = np.cumsum(split)
+    zs = [
+        encode(module, X[:, stop - w : stop], k, device)
+        for k, (w, stop) in enumerate(zip(split, stops))
+    ]
+    return blocks_score(zs, inner.subsets, inner.blocks, similarity, p, block_size)
 
 
 _MOVED_TO_CALLBACKS = frozenset(

@@ -40,6 +40,18 @@ def _tested_estimators():
         learn_temperature=True,
         **fast,
     )
+    # K-view model (a list split; -1 takes the remaining columns): with the
+    # checks' 2-column inputs it has two views; tests/test_multiview_encoder.py
+    # covers more views
+    yield MultimodalContrastiveEncoder(split=[1, -1], **fast)
+    yield MultimodalContrastiveEncoder(
+        split=[1, -1],
+        latent_space="box",
+        subsets="all",
+        view="all",
+        learn_temperature=True,
+        **fast,
+    )
     # validation split, early stopping and best-weight restoration
     yield MultimodalContrastiveEncoder(
         split=1,

@@ -358,3 +358,50 @@ def test_coupled_latent_ica_numpydoc(method):
     ignored = {"GL08", "SA01", "ES01", "EX01", "SS05", "RT02", "GL02"}
     errors = [e for e in validate(name)["errors"] if e[0] not in ignored]
     assert not errors
+
+
+# ---------------------------------------------------------------- K views
+def _linear_views(n_views=3, n_samples=2000, n_latents=4, seed=0):
+    """K views: the SAME linear map of K noisy copies of Laplace latents."""
+    rng = np.random.default_rng(seed)
+    z = rng.laplace(size=(n_samples, n_latents))
+    A = rng.normal(size=(n_latents, n_latents))
+    zs = [z + (0.05 * rng.normal(size=z.shape) if k else 0) for k in range(n_views)]
+    return np.hstack([zk @ A.T for zk in zs]), z, A
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_coupled_latent_ica_k_views_share_one_unmixing(algorithm):
+    X, z, A = _linear_views(n_views=3)
+    ica = CoupledLatentICA(split=[4, 4, 4], algorithm=algorithm, random_state=0)
+    S = ica.fit_transform(X)
+    assert S.shape == (2000, 12) and ica.components_.shape == (4, 4)
+    assert ica.split_ == [4, 4, 4]
+    assert amari_distance(ica.components_, A) < 0.05
+    for k in range(3):  # every view's sources are the latents, in one order
+        assert mean_corr_coef(z, S[:, 4 * k : 4 * k + 4]) > 0.99
+        corr = np.corrcoef(S[:, :4].T, S[:, 4 * k : 4 * k + 4].T)[:4, 4:]
+        assert np.diag(corr).min() > 0.99  # column j is the same latent
+    assert_allclose(ica.inverse_transform(S), X, atol=1e-8)
+    assert len(ica.get_feature_names_out()) == 12
+
+
+def test_coupled_latent_ica_list_of_two_widths_equals_int_split():
+    X = _linear_pair()[0]
+    S_int = CoupledLatentICA(split=4, random_state=0).fit_transform(X)
+    S_list = CoupledLatentICA(split=[4, 4], random_state=0).fit_transform(X)
+    assert_array_equal(S_list, S_int)
+
+
+@pytest.mark.parametrize(
+    "split, match",
+    [
+        ([4, 4], "adds up to 8 columns, but X has 12"),
+        ([4, 4, 2, 2], "unequal widths, which cannot share one unmixing"),
+        ([12], "at least 2 view widths"),
+    ],
+)
+def test_coupled_latent_ica_k_view_split_errors(split, match):
+    X = _linear_views(n_views=3)[0]
+    with pytest.raises(ValueError, match=match):
+        CoupledLatentICA(split=split).fit(X)

@@ -325,6 +325,10 @@ class AcceleratedContrastiveEncoder(MultimodalContrastiveEncoder):
         verbose=0,
         random_state=None,
         representation="x",
+        view=None,
+        subsets="pairs",
+        content_sizes=None,
+        shared_towers=False,
         accelerator=None,
     ):
         self.n_components = n_components
@@ -355,6 +359,10 @@ class AcceleratedContrastiveEncoder(MultimodalContrastiveEncoder):
         self.verbose = verbose
         self.random_state = random_state
         self.representation = representation
+        self.view = view
+        self.subsets = subsets
+        self.content_sizes = content_sizes
+        self.shared_towers = shared_towers
         self.accelerator = accelerator
 
     def _net_params(self):

@@ -9,12 +9,14 @@ from ._disentanglement import (
 from ._identifiability import (
     amari_distance,
     block_r2_score,
+    block_r2_table,
     linear_r2_score,
     mean_corr_coef,
 )
 from ._plot import IdentifiabilityDisplay
 from ._retrieval import neighbor_agreement, retrieval_accuracy
 from ._scorer import (
+    make_block_r2_scorer,
     make_identifiability_scorer,
     mcc_scorer,
     mig_scorer,
@@ -26,8 +28,10 @@ __all__ = [
     "IdentifiabilityDisplay",
     "amari_distance",
     "block_r2_score",
+    "block_r2_table",
     "disentanglement_completeness_informativeness",
     "linear_r2_score",
+    "make_block_r2_scorer",
     "make_identifiability_scorer",
     "mcc_scorer",
     "mean_corr_coef",

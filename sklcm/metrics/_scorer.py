@@ -3,6 +3,8 @@
 
 import inspect
 
+import numpy as np
+
 from ._disentanglement import (
     disentanglement_completeness_informativeness,
     mig_score,
@@ -330,3 +332,89 @@ def sap_scorer(estimator, X, y=None):
     0.99
     """
     return _sap(estimator, X, y)
+
+
+class _BlockR2Scorer:
+    """Callable ``scorer(estimator, X, y)``: R² of some latents from one block."""
+
+    def __init__(self, subset, latents, kwargs):
+        self._subset = tuple(int(k) for k in subset)
+        self._latents = [int(j) for j in latents]
+        self._kwargs = kwargs
+
+    def __call__(self, estimator, X, y=None):
+        if y is None:
+            raise ValueError(
+                f"{self!r} needs the true latents as y, e.g. "
+                "GridSearchCV(...).fit(X, z_true); got y=None."
+            )
+        Z = estimator.transform(X)
+        names = np.asarray(estimator.get_feature_names_out(), dtype=str)
+        tag = "_block" + "-".join(str(k) for k in self._subset) + "_"
+        columns = np.flatnonzero(np.char.find(names, tag) >= 0)
+        if columns.size == 0:
+            raise ValueError(
+                f"{self!r}: no output feature of {type(estimator).__name__} "
+                f"belongs to the block of subset {self._subset} (no name holds "
+                f"{tag!r}). Score a K-view encoder whose subsets include it, "
+                "and whose view (or 'all' or 'mean') holds that block."
+            )
+        z_true = np.asarray(y)[:, self._latents]
+        return float(block_r2_score(z_true, Z[:, columns], **self._kwargs))
+
+    def __repr__(self):
+        args = [repr(self._subset), f"latents={self._latents!r}"]
+        args += [f"{k}={v!r}" for k, v in self._kwargs.items()]
+        return f"make_block_r2_scorer({', '.join(args)})"
+
+
+def make_block_r2_scorer(subset, latents, **kwargs):
+    """Make a scorer of one content block of a K-view encoder.
+
+    The returned callable ``scorer(estimator, X, y)`` transforms ``X``, keeps
+    the output columns of the content block of ``subset`` (those whose
+    output feature name holds ``_block<subset>_``, e.g.
+    ``..._view0_block0-1_3`` for the subset ``(0, 1)``; with ``view="all"``
+    the block of every view of the subset) and returns
+    :func:`block_r2_score` of the true latents ``y[:, latents]`` from them.
+    A search fitted with ``search.fit(X, z_true)`` can so target any block,
+    e.g. the latents shared by views 0 and 1.
+
+    Parameters
+    ----------
+    subset : tuple of int
+        The views of the block, as in the encoder's ``content_blocks_``.
+
+    latents : list of int
+        Columns of ``y`` (the true latents) to predict, e.g.
+        ``info.shared_latents[subset]`` of
+        :func:`sklcm.datasets.make_multiview_latents`.
+
+    **kwargs : dict
+        Keyword arguments of :func:`block_r2_score` (``regressor``,
+        ``test_size``, ...); its default fixed split scores every candidate
+        on the same rows.
+
+    Returns
+    -------
+    scorer : callable
+        ``scorer(estimator, X, y)`` returning a float (higher is better).
+
+    See Also
+    --------
+    block_r2_table : Every latent from every block at once.
+    make_identifiability_scorer : Scorers of the whole representation.
+
+    Examples
+    --------
+    >>> from sklcm.metrics import make_block_r2_scorer
+    >>> make_block_r2_scorer((0, 1), latents=[0, 1, 2, 4], test_size=0.25)
+    make_block_r2_scorer((0, 1), latents=[0, 1, 2, 4], test_size=0.25)
+    """
+    try:
+        inspect.signature(block_r2_score).bind(None, None, **kwargs)
+    except TypeError as exc:
+        raise TypeError(
+            f"Keyword arguments {sorted(kwargs)} do not fit block_r2_score: {exc}"
+        ) from None
+    return _BlockR2Scorer(subset, latents, kwargs)

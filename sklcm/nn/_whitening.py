@@ -71,18 +71,21 @@ def whitening_matrices(X, rows, split, mean, std):
         Stacked observations ``[x | t]``.
     rows : ndarray of int
         Rows of ``X`` to use.
-    split : int
-        Number of leading columns of modality x.
+    split : int or list of int
+        Number of leading columns of modality x, or the width of every view
+        of ``[x_1 | ... | x_K]``.
     mean, std : ndarray of shape (n_features,)
         Column moments of ``X[rows]``.
 
     Returns
     -------
     matrix_x, matrix_t : ndarray of shape (n_features_m, n_features_m)
-        One whitening matrix per modality.
+        One whitening matrix per modality (per view with a list ``split``).
     """
     std = np.where(std > 1e-12, std, 1.0)
-    blocks = (slice(0, split), slice(split, None))
+    widths = [split, len(mean) - split] if np.ndim(split) == 0 else list(split)
+    stops = np.cumsum(widths)
+    blocks = [slice(stop - w, stop) for w, stop in zip(widths, stops)]
     cross = [np.zeros((len(mean[s]), len(mean[s]))) for s in blocks]
     for Z in _chunks(X, rows):
         Z = (Z - mean) / std
