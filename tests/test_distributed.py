@@ -167,6 +167,7 @@ def _worker(rank, store, out):
         results["unequal"] = _unequal_batches(rank)
         results["world"] = _distributed._world()
         torch.save(results, f"{out}/rank{rank}.pt")
+        dist.barrier()  # no rank tears gloo down while another still uses it
     finally:
         dist.destroy_process_group()
 
@@ -346,6 +347,7 @@ def _accelerate_worker(rank, port, out):
     except ValueError as exc:
         results["other_data"] = str(exc)
     torch.save(results, f"{out}/accelerate{rank}.pt")
+    dist.barrier()  # no rank tears gloo down while another still uses it
     dist.destroy_process_group()
 
 
@@ -452,6 +454,7 @@ def _save_worker(rank, port, out):
         lambda: AcceleratedContrastiveEncoder(**params).fit(X)
     )
     torch.save(results, f"{out}/save{rank}.pt")
+    dist.barrier()  # no rank tears gloo down while another still uses it
     dist.destroy_process_group()
 
 

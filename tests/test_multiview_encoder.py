@@ -333,6 +333,7 @@ def _k_view_worker(rank, store, out):
                 grad /= 2
             results[geometry] = (loss, grads)
         torch.save(results, f"{out}/rank{rank}.pt")
+        dist.barrier()  # neither rank tears gloo down while the other still uses it
     finally:
         dist.destroy_process_group()
 
