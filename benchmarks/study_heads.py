@@ -14,8 +14,22 @@ Rows (``--row``): ``circle`` (sphere, uniform / vMF(κ=10), 2 latents),
 ``box`` (soft clamp), ``none`` (identity); ``--batch-norm`` puts
 :class:`torch.nn.BatchNorm1d` (no affine) before the head.
 
+Two more modes go through the package instead of the plain loop:
+``--api-batch-norm {auto,on,off}`` trains
+:class:`sklcm.MultimodalContrastiveEncoder` with its defaults on
+``--n-pairs`` fixed pairs (``fit``) and that ``head_batch_norm``
+(``benchmarks/results/study_circle.txt``); ``--row-name NAME --set k=v ...``
+runs a row of the reproduction table through
+:func:`sklcm.experiments.run_setting` (quick preset) with encoder overrides
+(``benchmarks/results/study_real.txt``), without the half-budget run of the
+convergence mark unless ``--convergence-run``.
+
 Run: OMP_NUM_THREADS=1 python benchmarks/study_heads.py --row circle \
          --head sphere --batch-norm --steps 3000 --seeds 5
+     OMP_NUM_THREADS=1 python benchmarks/study_heads.py --row circle \
+         --api-batch-norm on --seeds 5
+     OMP_NUM_THREADS=1 python benchmarks/study_heads.py --row-name real-laplace \
+         --seeds 1 --set latent_space=real head_batch_norm=True p=1.0
 """
 
 import argparse
@@ -93,6 +107,20 @@ def run(args, seed):
     return row
 
 
+def _overrides(items):
+    """``key=value`` strings as keyword arguments (values as Python literals)."""
+    import ast
+
+    overrides = {}
+    for item in items:
+        key, value = item.split("=", 1)
+        try:
+            overrides[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            overrides[key] = value
+    return overrides
+
+
 def run_api(args, seed):
     """The public estimator with its defaults on ``--n-pairs`` fixed pairs."""
     from sklcm import MultimodalContrastiveEncoder
@@ -109,7 +137,7 @@ def run_api(args, seed):
         split=sampler.split,
         head_batch_norm=head_bn,
         random_state=seed,
-        **params,
+        **{**params, **_overrides(args.set)},
     )
     start = time.perf_counter()
     enc.fit(X)
@@ -128,23 +156,18 @@ def run_api(args, seed):
 def run_row(args, seed):
     """A table row through the reproduction runner (quick preset), its
     encoder overridden by ``--set key=value`` pairs."""
-    import ast
     from dataclasses import replace
 
-    from sklcm.experiments import run_setting
+    from sklcm.experiments import _runner, run_setting
 
     (setting,) = select_settings([args.row_name])
-    overrides = {}
-    for item in args.set:
-        key, value = item.split("=", 1)
-        try:
-            overrides[key] = ast.literal_eval(value)
-        except ValueError:
-            overrides[key] = value
+    overrides = _overrides(args.set)
     space = overrides.pop("latent_space", setting.latent_space)
     setting = replace(
         setting, latent_space=space, encoder={**setting.encoder, **overrides}
     )
+    if not args.convergence_run:  # the half-budget run of the convergence mark
+        _runner._half_budget_score = lambda *a, **k: (float("nan"), 0.0)
     result = run_setting(setting, seed, preset="quick")
     return {
         "mcc": result["mcc"],
@@ -184,10 +207,17 @@ def main():
         help="encoder overrides for --row-name, e.g. latent_space=real "
         "temperature=0.5 learn_temperature=False head_batch_norm=True",
     )
+    p.add_argument(
+        "--convergence-run",
+        action="store_true",
+        help="with --row-name, also train the half-budget run of the "
+        "convergence mark (skipped by default: it adds half a run)",
+    )
+    p.add_argument("--first-seed", type=int, default=0)
     args = p.parse_args()
     if args.row_name is not None:
         print(f"runner, quick preset: row={args.row_name} set {args.set}", flush=True)
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             row = run_row(args, seed)
             print(
                 f"  seed {seed}: "
@@ -203,10 +233,11 @@ def main():
     if args.api_batch_norm is not None:
         print(
             f"public API: row={args.row} n_pairs={args.n_pairs} "
-            f"head_batch_norm={args.api_batch_norm}, other parameters default",
+            f"head_batch_norm={args.api_batch_norm}, set {args.set}, other "
+            "parameters default",
             flush=True,
         )
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             row = run_api(args, seed)
             print(
                 f"  seed {seed}: "
@@ -225,7 +256,7 @@ def main():
         f"steps={args.steps} (pairs {256 * args.steps})",
         flush=True,
     )
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         row = run(args, seed)
         print(
             f"  seed {seed}: "

@@ -305,11 +305,11 @@ class _Writer:
         state = "complete" if complete else "in progress"
         table = format_table(summarize(runs)) if runs else "(no finished run yet)"
         self.footer = (
+            f"{CONVERGENCE_RULE}\n"
             f"preset {self.meta['preset']}, {self.meta['n_seeds']} seed(s), "
             f"n_latents={self.meta['n_latents']}, {len(runs)} run(s) ({state}); "
             f"{steps} steps, {pairs} pairs in all; wall time {wall:.0f} s "
-            f"(this command, --n-jobs {self.meta['n_jobs']}); numbers in %\n"
-            f"{CONVERGENCE_RULE}"
+            f"(this command, --n-jobs {self.meta['n_jobs']}); numbers in %"
         )
         self.table = table
         (self.out / "table.txt").write_text(
