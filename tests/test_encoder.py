@@ -1059,3 +1059,19 @@ def test_head_batch_norm_trains_with_the_smallest_batches(data):
     X, _, split = data
     enc = _enc2(split, n_components=2, batch_size=2, max_steps=5).fit(X[:7])
     assert enc.n_steps_ == 5 and np.isfinite(enc.transform(X[:1])).all()
+
+
+@pytest.mark.parametrize(
+    "params, expected",
+    [
+        ({"n_components": 3}, 0.2),
+        ({"n_components": 2}, 0.5),  # the circle
+        ({"n_components": 2, "temperature": 0.3}, 0.3),
+        ({"n_components": 3, "latent_space": "box"}, 0.5),
+        ({"n_components": 3, "latent_space": "real"}, 0.5),
+    ],
+)
+def test_auto_temperature_of_each_geometry(data, params, expected):
+    X, _, split = data
+    enc = _enc2(split, max_steps=1, **params).fit(X)
+    assert enc.temperature_ == pytest.approx(expected)

@@ -416,6 +416,7 @@ def test_partial_rows_kappa_matched_circle_and_real_geometry():
     sampler = _make_sampler(circle, 2, 0)
     encoder = _make_encoder(circle, preset, sampler, 20, 0, "cpu")
     assert encoder.n_components == 2 and encoder.head_batch_norm == "auto"
+    assert encoder.temperature == 0.5
     result = run_setting("circle", preset="smoke")
     assert result["n_latents"] == 2 and result["n_features"] == [2, 2]
     # the unbounded rows use the unbounded encoder, and the table says so

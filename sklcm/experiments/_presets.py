@@ -236,12 +236,14 @@ SETTINGS = (
     _sphere(
         "kappa-50", "extra", "sphere vMF(κ=50)", data={**_VMF, "concentration": 50.0}
     ),
-    # n_latents = 2: the latent circle, mapped to the output circle
+    # n_latents = 2: the latent circle, mapped to the output circle; the
+    # encoder's circle defaults (head batch norm, τ 0.5; study_circle.txt)
     _sphere(
         "circle",
         "extra",
-        "sphere vMF(κ=10), n = 2 (circle)",
+        "sphere vMF(κ=10), n = 2 (circle), τ = 0.5",
         data=_VMF,
+        encoder={"temperature": 0.5},
         n_latents=2,
     ),
     *(
