@@ -169,13 +169,19 @@ def run_row(args, seed):
     if not args.convergence_run:  # the half-budget run of the convergence mark
         _runner._half_budget_score = lambda *a, **k: (float("nan"), 0.0)
     result = run_setting(setting, seed, preset="quick")
-    return {
+    row = {
         "mcc": result["mcc"],
         "r2": result["r2"],
         "tau": result["final_temperature"],
         "steps": result["steps"],
-        "seconds": result["fit_time"],
     }
+    if args.convergence_run:
+        row.update(
+            half_budget=result["half_budget_score"],
+            gain_4_3=result["extension_gain"],
+            converged=str(result["converged"]),
+        )
+    return {**row, "seconds": result["fit_time"]}
 
 
 def main():

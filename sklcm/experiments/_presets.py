@@ -85,8 +85,11 @@ class Setting:
 
     @property
     def model(self):
-        """Short description of the model, e.g. ``"sphere enc."`` or
-        ``"real enc. (L1)"`` (the unbounded encoder and its similarity)."""
+        """Short description of the model, e.g. ``"real enc. (L1)"``.
+
+        The encoder geometry; for the unbounded (real) encoder also its
+        similarity, e.g. ``"sphere enc."``, ``"sphere enc. + ICA"``.
+        """
         extra = " + ICA" if self.ica else ""
         if self.latent_space == "real":  # say which similarity it was fitted with
             extra = f" (L{self.encoder.get('p', 1.0):g}){extra}"

@@ -62,7 +62,7 @@ def summarize(runs):
         scored representation; empty for runs recorded without them),
         ``steps``, ``conv.`` ("yes" when every seed converged, else "no"
         with the largest predicted change of the held-out score with a 4/3
-        budget, in points; the rule is in :func:`run_setting`), ``seeds``
+        budget, in points; the rule is in ``run_setting``), ``seeds``
         and ``time`` (mean seconds per seed), plus ``score_mean`` (a float
         in [0, 1] for thresholds).
 
