@@ -130,7 +130,10 @@ def _real(name, group, process, paper=None, metric="mcc", **kwargs):
 
 
 _VMF = {"marginal": "uniform", "conditional": "vmf"}
-# Encoders of the unbounded rows (benchmarks/results/study_real.txt).
+# Encoders of the unbounded rows (benchmarks/results/study_real.txt, seed 0):
+# batch-normalised unbounded outputs, τ learned from 0.5; real-laplace with
+# L1 (MCC 0.987; 0.919 without the batch norm), real-normal with the
+# rotation-invariant L2 (R² 0.992; L1 0.991).
 _REAL_LAPLACE_ENCODER = {"p": 1.0, "head_batch_norm": True}
 _REAL_NORMAL_ENCODER = {"p": 2.0, "head_batch_norm": True}
 
