@@ -111,12 +111,26 @@ class StopOnDivergence(Callback):
             )
 
 
+def _averaged_tensors(module):
+    """The parameters of ``module``, then the running statistics of its batch
+    normalisations: the averaged model normalises with averaged statistics."""
+    stats = [
+        buffer
+        for layer in module.modules()
+        if isinstance(layer, torch.nn.modules.batchnorm._BatchNorm)
+        for buffer in (layer.running_mean, layer.running_var)
+        if buffer is not None
+    ]
+    return [*module.parameters(), *stats]
+
+
 class WeightAverage(Callback):
     """Exponential moving average of the module's parameters (Polyak averaging).
 
     After every training step the average moves towards the current weights
-    by ``1 - d`` with ``d = min(decay, (1 + n) / (10 + n))`` at update ``n``
-    (a short average early on, when the weights move fast). Outside training
+    (and the running statistics of batch normalisations) by ``1 - d`` with
+    ``d = min(decay, (1 + n) / (10 + n))`` at update ``n`` (a short average
+    early on, when the weights move fast). Outside training
     -- for ``transform``, ``score``, pickling and the held-out scores of
     early stopping at the end of each epoch -- the module holds the averaged
     weights; the raw weights are kept here and put back before training goes
@@ -139,11 +153,11 @@ class WeightAverage(Callback):
 
     def _swap_in(self, net, tensors):
         with torch.no_grad():
-            for param, value in zip(net.module_.parameters(), tensors):
+            for param, value in zip(_averaged_tensors(net.module_), tensors):
                 param.copy_(value)
 
     def _clone(self, net):
-        return [p.detach().clone() for p in net.module_.parameters()]
+        return [p.detach().clone() for p in _averaged_tensors(net.module_)]
 
     def on_train_begin(self, net, **kwargs):
         if self.average_ is None:
@@ -164,7 +178,7 @@ class WeightAverage(Callback):
         n = self.n_updates_
         decay = min(self.decay, (1 + n) / (10 + n))
         with torch.no_grad():
-            for average, param in zip(self.average_, net.module_.parameters()):
+            for average, param in zip(self.average_, _averaged_tensors(net.module_)):
                 average.lerp_(param, 1.0 - decay)
 
     def on_epoch_end(self, net, **kwargs):
@@ -182,7 +196,7 @@ class WeightAverage(Callback):
             return net.module_
         module = copy.deepcopy(net.module_)
         with torch.no_grad():
-            for param, value in zip(module.parameters(), self.raw_):
+            for param, value in zip(_averaged_tensors(module), self.raw_):
                 param.copy_(value)
         return module
 

@@ -967,3 +967,111 @@ def test_failed_partial_fit_after_set_params_restores_the_net(data):
     )
     enc.set_params(ema_decay=0.9)  # the average is gone: it starts anew
     assert dict(enc.partial_fit(X[:150]).net_.callbacks_)["weight_average"].n_updates_
+
+
+def _enc2(split, **kw):
+    """Like _enc, with n_components settable."""
+    return MultimodalContrastiveEncoder(
+        split=split, **{"n_components": 3, **FAST, **kw}
+    )
+
+
+def _head_batch_norm_layers(enc):
+    return [
+        m for m in enc.net_.module_.modules() if isinstance(m, torch.nn.BatchNorm1d)
+    ]
+
+
+@pytest.mark.parametrize(
+    "params, expected",
+    [
+        ({"n_components": 2}, True),  # the circle
+        ({"n_components": 3}, False),
+        ({"n_components": 2, "latent_space": "box"}, False),
+        ({"n_components": 3, "latent_space": "real"}, True),
+        ({"n_components": 3, "head_batch_norm": True}, True),
+        ({"n_components": 2, "head_batch_norm": False}, False),
+    ],
+)
+def test_head_batch_norm_auto_is_on_for_the_circle_and_the_real_geometry(
+    data, params, expected
+):
+    X, _, split = data
+    enc = _enc2(split, max_epochs=1, **params).fit(X)
+    assert len(_head_batch_norm_layers(enc)) == (2 if expected else 0)
+    assert enc.get_params()["head_batch_norm"] == params.get("head_batch_norm", "auto")
+
+
+def test_head_batch_norm_and_real_geometry_are_validated(data):
+    X, _, split = data
+    with pytest.raises(ValueError, match="head_batch_norm"):
+        _enc2(split, head_batch_norm="yes").fit(X)
+    with pytest.raises(ValueError, match="latent_space.*real"):
+        _enc2(split, latent_space="unbounded").fit(X)
+
+
+def test_real_geometry_gives_unbounded_outputs_and_an_lp_loss(data):
+    X, _, split = data
+    enc = _enc2(split, latent_space="real", max_epochs=2).fit(X)
+    # batch-normalised, then no squashing head
+    head = enc.net_.module_.tower_x.head
+    assert isinstance(head[0], torch.nn.BatchNorm1d)
+    assert isinstance(head[1], torch.nn.Identity)
+    Z = enc.transform(X)
+    assert np.isfinite(Z).all() and np.ptp(np.linalg.norm(Z, axis=1)) > 0.1
+    assert enc.net_.criterion_.similarity == "lp" and enc.temperature_ == 0.5
+    assert 0 <= enc.score(X) <= 1
+
+
+def test_head_batch_norm_running_statistics_are_averaged_with_ema(data):
+    """The averaged model normalises with averaged statistics: transform,
+    pickling, partial_fit and early stopping all see one consistent model."""
+    X, _, split = data
+    enc = _enc2(split, n_components=2, ema_decay=0.9, max_epochs=3).fit(X)
+    average = dict(enc.net_.callbacks_)["weight_average"]
+    bn = _head_batch_norm_layers(enc)
+    n_params = len(list(enc.net_.module_.parameters()))
+    assert len(average.average_) == n_params + 2 * len(bn) == n_params + 4
+    # the module holds the averaged statistics, the raw ones are kept aside
+    torch.testing.assert_close(bn[0].running_mean, average.average_[n_params])
+    assert not torch.equal(average.raw_[n_params], average.average_[n_params])
+    # transform runs in eval mode: one row alone gives its row of the batch
+    Z = enc.transform(X)
+    np.testing.assert_allclose(enc.transform(X[:1]), Z[:1], atol=1e-6)
+    loaded = pickle.loads(pickle.dumps(enc))
+    np.testing.assert_allclose(loaded.transform(X), Z)
+    more = _enc2(split, n_components=2, ema_decay=0.9, max_steps=6)
+    more.partial_fit(X[:150]).partial_fit(X[150:])
+    assert more.n_steps_ == 4 and np.isfinite(more.transform(X)).all()
+    stopped = _enc2(
+        split,
+        n_components=2,
+        ema_decay=0.9,
+        early_stopping=True,
+        max_epochs=4,
+        n_iter_no_change=1,
+    ).fit(X)
+    # the best epoch's weights and statistics are restored: finite outputs
+    assert np.isfinite(stopped.transform(X)).all() and stopped.n_iter_ >= 1
+
+
+def test_head_batch_norm_trains_with_the_smallest_batches(data):
+    X, _, split = data
+    enc = _enc2(split, n_components=2, batch_size=2, max_steps=5).fit(X[:7])
+    assert enc.n_steps_ == 5 and np.isfinite(enc.transform(X[:1])).all()
+
+
+@pytest.mark.parametrize(
+    "params, expected",
+    [
+        ({"n_components": 3}, 0.2),
+        ({"n_components": 2}, 0.5),  # the circle
+        ({"n_components": 2, "temperature": 0.3}, 0.3),
+        ({"n_components": 3, "latent_space": "box"}, 0.5),
+        ({"n_components": 3, "latent_space": "real"}, 0.5),
+    ],
+)
+def test_auto_temperature_of_each_geometry(data, params, expected):
+    X, _, split = data
+    enc = _enc2(split, max_steps=1, **params).fit(X)
+    assert enc.temperature_ == pytest.approx(expected)

@@ -108,6 +108,7 @@ def test_reproduce_rejects_bad_arguments():
 def test_every_row_gets_its_geometry_theorem_budget(preset):
     theorem = {s.latent_space: _steps(s, preset) for s in select_settings(["theorem"])}
     assert theorem == {"sphere": preset.sphere_steps, "box": preset.box_steps}
+    theorem["real"] = preset.box_steps  # the unbounded rows: the box budget
     for setting in SETTINGS:
         assert _steps(setting, preset) == theorem[setting.latent_space], setting.name
 
@@ -137,14 +138,15 @@ def test_preset_recipe_reaches_the_encoder(name):
 
 def test_violation_rows_match_the_theorem_rows_noise_level():
     reference = {
-        s.latent_space: _relative_noise(s.data, 10)
-        for s in select_settings(["theorem"])
+        s.name: _relative_noise(s.data, 10) for s in select_settings(["theorem"])
     }
+    by_geometry = {"sphere": "sphere-vmf", "box": "box-laplace"}
     for setting in select_settings(["violation"]):
         assert setting.match_noise
         data = {**setting.data, "concentration": _matched_concentration(setting, 10)}
         ratio = _relative_noise(data, 10)
-        assert ratio == pytest.approx(reference[setting.latent_space], rel=0.02)
+        name = setting.noise_reference or by_geometry[setting.latent_space]
+        assert ratio == pytest.approx(reference[name], rel=0.02)
     result = run_setting("box-gennorm", preset="smoke")
     assert result["concentration"] == _matched_concentration(
         select_settings(["box-gennorm"])[0], PRESETS["smoke"].n_latents
@@ -206,13 +208,18 @@ def test_swallowed_ctrl_c_is_raised_with_the_steps_taken():
         run_setting(setting, preset="smoke")
 
 
-def test_run_setting_checks_convergence_over_the_last_quarter():
-    result = run_setting(
-        "sphere-vmf", preset=replace(PRESETS["smoke"], sphere_steps=40)
-    )
+def test_run_setting_checks_convergence_with_a_half_budget_run():
+    preset = replace(PRESETS["smoke"], sphere_steps=40)
+    result = run_setting("sphere-vmf", preset=preset)
     assert len(result["late_scores"]) == 3  # after steps 30, 35, 40 (chunks of 5)
     assert result["drift"] == pytest.approx(np.ptp(result["late_scores"]))
-    assert result["converged"] == (result["drift"] <= 0.003)
+    # the mark: the half-budget run's score predicts a 4/3-budget rerun's change
+    half = run_setting("sphere-vmf", preset=replace(preset, sphere_steps=20))
+    assert result["half_budget_score"] == pytest.approx(half["late_scores"][-1])
+    expected = (result["late_scores"][-1] - half["late_scores"][-1]) * np.log2(4 / 3)
+    assert result["extension_gain"] == pytest.approx(expected)
+    assert result["converged"] == (abs(expected) < 0.003)
+    assert result["steps"] == 40  # the half-budget run is not counted
 
 
 RUN = {
@@ -375,3 +382,52 @@ def test_library_does_not_import_experiments(package):
 def test_quick_preset_theorem_rows_reach_thresholds(name, threshold):
     result = run_setting(name, seed=0, preset="quick")
     assert result["score"] >= threshold, result
+
+
+def test_convergence_mark_predicts_a_four_thirds_budget_and_is_in_the_table():
+    from sklcm.experiments._report import CONVERGENCE_RULE
+    from sklcm.experiments._runner import convergence_gain
+
+    # one doubling gained 1 point: a 4/3 budget is predicted 0.415 of it
+    assert convergence_gain(0.99, 0.98) == pytest.approx(0.01 * np.log2(4 / 3))
+    assert convergence_gain(0.995, 0.994) < 0.003  # 0.04 points: converged
+    run = {**RUN, "extension_gain": 0.001}
+    late = {**run, "seed": 1, "converged": False, "extension_gain": 0.0042}
+    falling = {**run, "seed": 2, "converged": False, "extension_gain": -0.005}
+    assert summarize([run, {**run, "seed": 1}])[0]["conv."] == "yes"
+    assert summarize([run, late])[0]["conv."] == "no (+0.42)"
+    assert summarize([run, late, falling])[0]["conv."] == "no (-0.50)"
+    assert "4/3-budget" in CONVERGENCE_RULE and "0.3 points" in CONVERGENCE_RULE
+
+
+def test_partial_rows_kappa_matched_circle_and_real_geometry():
+    by_name = {s.name: s for s in SETTINGS}
+    names = [s.name for s in SETTINGS]
+    # the matched temperature beside the mismatched one; tau-1 stays
+    assert names.index("kappa-2-matched") == names.index("kappa-2") + 1
+    matched = by_name["kappa-2-matched"]
+    assert matched.encoder == {"temperature": 0.5} and "τ = 1/κ = 0.5" in (
+        matched.process
+    )
+    assert matched.data == by_name["kappa-2"].data and "tau-1" in by_name
+    # the circle: n_latents = 2 on the sphere, head batch norm by default
+    circle = by_name["circle"]
+    assert circle.n_latents == 2 and circle.latent_space == "sphere"
+    preset = PRESETS["smoke"]
+    sampler = _make_sampler(circle, 2, 0)
+    encoder = _make_encoder(circle, preset, sampler, 20, 0, "cpu")
+    assert encoder.n_components == 2 and encoder.head_batch_norm == "auto"
+    assert encoder.temperature == 0.5
+    result = run_setting("circle", preset="smoke")
+    assert result["n_latents"] == 2 and result["n_features"] == [2, 2]
+    # the unbounded rows use the unbounded encoder, and the table says so
+    for name, p in [("real-laplace", 1.0), ("real-normal", 2.0)]:
+        row = by_name[name]
+        assert row.latent_space == "real" and row.model == f"real enc. (L{p:g})"
+        sampler = _make_sampler(row, preset.n_latents, 0)
+        enc = _make_encoder(row, preset, sampler, 20, 0, "cpu")
+        assert enc.latent_space == "real" and enc.p == p
+    assert by_name["real-laplace"].metric == "mcc"
+    assert by_name["real-normal"].metric == "r2"
+    result = run_setting("real-laplace", preset="smoke")
+    assert result["encoder_space"] == "real" and result["model"] == "real enc. (L1)"

@@ -79,3 +79,18 @@ def test_softclamp_box_head_is_near_the_identity_inside_and_bounded_outside():
     torch.testing.assert_close(head(inside), 3 * (inside + 0.5), atol=0.04, rtol=0)
     with pytest.raises(ValueError, match="squash must be one of"):
         BoxHead(2, squash="tanh")
+
+
+def test_real_head_is_unbounded_and_batch_norm_centres_before_the_head():
+    torch.manual_seed(0)
+    tower = MLPTower(3, 2, (8,), "relu", head="real", head_batch_norm=True)
+    assert isinstance(tower.head[0], nn.BatchNorm1d)
+    assert isinstance(tower.head[1], nn.Identity)
+    x = torch.randn(64, 3) * 5
+    z = tower(x)  # training mode: batch statistics, no learned affine map
+    torch.testing.assert_close(z.mean(0), torch.zeros(2), atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        z.std(0, unbiased=False), torch.ones(2), atol=1e-3, rtol=0
+    )
+    tower.eval()  # evaluation: running statistics, one row at a time works
+    assert tower(x[:1]).shape == (1, 2)

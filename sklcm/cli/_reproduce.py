@@ -20,9 +20,10 @@ only the runs still training; --resume DIR continues it): table.txt (the table
 printed on stdout), runs.csv and runs.json (every finished run with its
 data/model parameters, seed, steps taken and scores), figures/<setting>.png
 (true vs recovered latents of matched pairs, and the |corr| heat map).
-Every row is trained for its geometry's theorem-row budget; 'conv.' says whether
-its held-out score still moved by more than 0.3 points over the last quarter of
-the budget ('no (Δ...)': not converged).
+Every row is trained for its geometry's theorem-row budget, and once more with
+half of it; 'conv.' says whether a 4/3-budget run is predicted (from the change
+between the two, times log2(4/3)) to move the held-out score by 0.3 points or
+more ('no (+...)': not converged, with that predicted change).
 Numbers are % (mean ± std over seeds) on held-out pairs; 'paper' is Liu et al.,
 arXiv:2402.06223 (a range where the paper gives no per-row number). 'baseline' is
 what a linear method gets from raw x: held-out R² of a linear regression (R² rows)
@@ -234,6 +235,7 @@ class _Writer:
 
     def write(self, *, complete=False):
         from sklcm.experiments import format_table, save_runs, summarize
+        from sklcm.experiments._report import CONVERGENCE_RULE
 
         runs = self.ordered()
         wall = time.perf_counter() - self.start
@@ -242,6 +244,7 @@ class _Writer:
         state = "complete" if complete else "in progress"
         table = format_table(summarize(runs)) if runs else "(no finished run yet)"
         self.footer = (
+            f"{CONVERGENCE_RULE}\n"
             f"preset {self.meta['preset']}, {self.meta['n_seeds']} seed(s), "
             f"n_latents={self.meta['n_latents']}, {len(runs)} run(s) ({state}); "
             f"{steps} steps, {pairs} pairs in all; wall time {wall:.0f} s "

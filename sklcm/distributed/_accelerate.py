@@ -306,6 +306,7 @@ class AcceleratedContrastiveEncoder(MultimodalContrastiveEncoder):
         hidden_layer_sizes=(256, 256, 256),
         activation="leaky_relu",
         box_squash="sigmoid",
+        head_batch_norm="auto",
         layer_norm=False,
         whiten_inputs=False,
         optimizer="adam",
@@ -340,6 +341,7 @@ class AcceleratedContrastiveEncoder(MultimodalContrastiveEncoder):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.box_squash = box_squash
+        self.head_batch_norm = head_batch_norm
         self.layer_norm = layer_norm
         self.whiten_inputs = whiten_inputs
         self.optimizer = optimizer

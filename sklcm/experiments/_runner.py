@@ -43,7 +43,7 @@ def _steps(setting, preset):
 _NOISE_PAIRS = 10_000
 _NOISE_ROUNDS = 5
 # The theorem row whose relative noise level each encoder geometry matches.
-_NOISE_REFERENCE = {"sphere": "sphere-vmf", "box": "box-laplace"}
+_NOISE_REFERENCE = {"sphere": "sphere-vmf", "box": "box-laplace", "real": "box-laplace"}
 
 
 def _relative_noise(data, n_latents):
@@ -73,9 +73,8 @@ def _relative_noise(data, n_latents):
 
 def _matched_concentration(setting, n_latents):
     """``concentration`` giving ``setting`` its reference row's relative noise."""
-    return _calibrate(
-        _NOISE_REFERENCE[setting.latent_space], tuple(setting.data.items()), n_latents
-    )
+    reference = setting.noise_reference or _NOISE_REFERENCE[setting.latent_space]
+    return _calibrate(reference, tuple(setting.data.items()), n_latents)
 
 
 @functools.cache
@@ -106,16 +105,22 @@ def _make_sampler(setting, n_latents, seed):
     return LatentPartialCausalSampler(n_latents, random_state=seed, **data)
 
 
+def _n_latents(setting, preset):
+    """The row's ``n_latents`` when it sets one, else the preset's."""
+    return setting.n_latents or preset.n_latents
+
+
 def _make_encoder(setting, preset, sampler, steps, seed, device):
+    n_latents = _n_latents(setting, preset)
     params = {
-        "n_components": math.ceil(setting.component_ratio * preset.n_latents),
+        "n_components": math.ceil(setting.component_ratio * n_latents),
         "split": sampler.split,
         "latent_space": setting.latent_space,
         "temperature": preset.box_temperature
-        if setting.latent_space == "box"
+        if setting.latent_space != "sphere"
         else preset.temperature,
         "learn_temperature": preset.learn_box_temperature
-        and setting.latent_space == "box",
+        and setting.latent_space != "sphere",
         "hidden_layer_sizes": preset.hidden_layer_sizes,
         "box_squash": preset.box_squash,
         "whiten_inputs": preset.whiten_inputs,
@@ -147,11 +152,17 @@ def _baseline(setting, sampler, n_latents, fit, test, seed):
     return "MCC ICA(x)", mean_corr_coef(test[1], ica.transform(x_test))
 
 
-# Fractions of the budget at which held-out scores are checked: the last
-# quarter of the schedule. A row whose score moves by more than
-# _CONVERGENCE_TOL over them is reported as not converged.
+# Fractions of the budget at which held-out scores are recorded (the last
+# quarter of the schedule; ``late_scores``, for information: under a cosine
+# schedule the score rises there at any budget, as the learning rate anneals).
 _CHECKPOINTS = (0.75, 5 / 6, 11 / 12, 1.0)
+# The convergence mark: a companion run of the same recipe with half the
+# budget (a cosine of its own) estimates the gain of one doubling of the
+# budget; a 4/3-budget run is predicted to gain log2(4/3) of it (an
+# overestimate while returns diminish). Converged: |predicted gain| < 0.3
+# points. It costs half a run more, not a second full run.
 _CONVERGENCE_TOL = 0.003
+_EXTENSION_PER_DOUBLING = math.log2(4 / 3)
 _N_CHECK = 4000  # held-out pairs of the convergence checks
 
 
@@ -211,6 +222,55 @@ def _train(setting, encoder, sampler, steps, chunk_steps, rng, check, seed, repo
     return train_time, checks
 
 
+def convergence_gain(score, half_budget_score):
+    """Predicted change of the score with a 4/3 budget (the convergence mark).
+
+    ``(score - half_budget_score) * log2(4/3)``: the change from half the
+    budget to the full budget is one doubling; a 4/3 budget is log2(4/3) of
+    a doubling further. While returns diminish with the budget this
+    overestimates the change, so a run marked converged (|gain| < 0.003,
+    0.3 points) is not one that more steps would move by more.
+
+    Parameters
+    ----------
+    score : float
+        Held-out score at the full budget.
+    half_budget_score : float
+        Held-out score of the same recipe trained with half the budget.
+
+    Returns
+    -------
+    gain : float
+        Predicted change of the score (a fraction, not points).
+
+    Examples
+    --------
+    >>> from sklcm.experiments._runner import convergence_gain
+    >>> round(convergence_gain(0.99, 0.98), 4)
+    0.0042
+    """
+    return float((score - half_budget_score) * _EXTENSION_PER_DOUBLING)
+
+
+def _half_budget_score(setting, preset, sampler, steps, seed, device, check):
+    """Held-out check score and training time of the row's recipe with half
+    the budget, on the same stream of pairs (the convergence mark)."""
+    half = max(1, steps // 2)
+    encoder = _make_encoder(setting, preset, sampler, half, seed, device)
+    train_time, _ = _train(
+        setting,
+        encoder,
+        sampler,
+        half,
+        preset.chunk_steps,
+        np.random.default_rng([seed, 3]),
+        check,
+        seed,
+        lambda event, **info: None,
+    )
+    return float(_check_score(setting, encoder, sampler, check, seed)), train_time
+
+
 def _coupled_ica(encoder, n_latents, fit, test, seed):
     """MCC after CoupledLatentICA fitted on fresh ``[z_x | z_t]`` pairs."""
     ica = sklcm.CoupledLatentICA(
@@ -248,7 +308,7 @@ def _record(setting, preset, sampler, encoder, seed):
         "metric": setting.metric,
         "seed": seed,
         "preset": preset.name,
-        "n_latents": preset.n_latents,
+        "n_latents": _n_latents(setting, preset),
         "latent_space": sampler.latent_space,
         "marginal": sampler.marginal,
         "conditional": sampler.conditional,
@@ -290,12 +350,18 @@ def run_setting(
     against the true z_x, next to a linear baseline computed on raw x.
 
     Every row gets the step budget of its encoder geometry's theorem row.
-    During the last quarter of the budget the encoder is scored at a few
-    checkpoints on 4000 further held-out pairs (linear R² on sphere and ICA
-    rows, MCC on box rows); if these scores span more than 0.003 (0.3 points)
-    the run is marked ``converged=False``. Rows with ``match_noise`` get the
-    ``concentration`` that matches the relative noise level of their
-    geometry's theorem row: the per-coordinate std of ``z_t - z_x`` over that
+    Convergence mark: the same recipe is trained a second time with half
+    the budget (its own cosine schedule, the same stream of pairs) and both
+    encoders are scored on 4000 further held-out pairs (linear R² on R² and
+    ICA rows, MCC on the other MCC rows); the change from half to full
+    budget, times log2(4/3), predicts what a 4/3-budget run would change
+    (``extension_gain``; an overestimate while returns diminish). The run is
+    marked ``converged=False`` when it exceeds 0.003 (0.3 points) in
+    absolute value. The scores at a few checkpoints of the last quarter of
+    the budget are recorded too (``late_scores``, ``drift``: their range).
+    Rows with ``match_noise`` get the ``concentration`` that matches the
+    relative noise level of their geometry's theorem row (or of their
+    ``noise_reference``): the per-coordinate std of ``z_t - z_x`` over that
     of ``z_x`` (Monte Carlo, fixed seed).
 
     Ctrl-C during training (which the encoder re-raises) is raised again as
@@ -331,7 +397,9 @@ def run_setting(
         ``baseline`` with its ``baseline_name``, ``fit_time`` and ``time``
         (seconds), ``steps`` (optimiser steps taken), ``budget`` (steps
         asked), ``pairs_seen``, ``late_scores`` (the checkpoint scores),
-        ``drift`` (their range) and ``converged``.
+        ``drift`` (their range), ``half_budget_score``, ``extension_gain``
+        (the predicted change with a 4/3 budget), ``half_budget_time`` and
+        ``converged``.
 
     Examples
     --------
@@ -352,7 +420,7 @@ def run_setting(
             progress(event, setting=setting.name, seed=seed, **info)
 
     report("start")
-    n = preset.n_latents
+    n = _n_latents(setting, preset)
     steps = _steps(setting, preset)
     sampler = _make_sampler(setting, n, seed)
     test = sampler.sample(preset.n_test, np.random.default_rng([seed, 1]))
@@ -373,13 +441,21 @@ def run_setting(
         seed,
         report,
     )
+    half_score, half_time = _half_budget_score(
+        setting, preset, sampler, steps, seed, device, check
+    )
     Z = encoder.encode(_modalities(sampler, test[0])[0], "x")
     result = _record(setting, preset, sampler, encoder, seed)
-    drift = float(np.ptp(checks)) if checks else float("nan")
+    gain = convergence_gain(
+        _check_score(setting, encoder, sampler, check, seed), half_score
+    )
     result.update(
         late_scores=[float(c) for c in checks],
-        drift=drift,
-        converged=bool(drift <= _CONVERGENCE_TOL),
+        drift=float(np.ptp(checks)) if checks else float("nan"),
+        half_budget_score=half_score,
+        extension_gain=gain,
+        converged=bool(abs(gain) < _CONVERGENCE_TOL),
+        half_budget_time=half_time,
         r2=linear_r2_score(test[1], Z, random_state=seed),
         mcc=mean_corr_coef(test[1], Z),
         mcc_ica=float("nan"),

@@ -130,8 +130,9 @@ class MLPTower(nn.Module):
     activation : str
         One of ``"relu"``, ``"leaky_relu"``, ``"gelu"``, ``"silu"``, ``"elu"``,
         ``"tanh"``.
-    head : {"sphere", "box", "none"}, default="sphere"
-        Output head: L2 normalisation, a bounded box, or none.
+    head : {"sphere", "box", "real", "none"}, default="sphere"
+        Output head: L2 normalisation, a bounded box, or none (``"real"``
+        and ``"none"`` are the same: unbounded outputs).
     layer_norm : bool, default=False
         Whether each hidden layer normalises its pre-activations
         (:class:`torch.nn.LayerNorm`) before the activation.
@@ -247,6 +248,8 @@ _HEADS = {
     "sphere": lambda n_components, squash: SphereHead(),
     "box": BoxHead,
     "none": lambda n_components, squash: nn.Identity(),
+    # the unbounded geometry of the encoder (``latent_space="real"``)
+    "real": lambda n_components, squash: nn.Identity(),
 }
 
 
@@ -265,8 +268,8 @@ class TwoTowerMLP(nn.Module):
         Hidden widths of each tower.
     activation : str, default="leaky_relu"
         Hidden activation.
-    latent_space : {"sphere", "box"}, default="sphere"
-        Output head of both towers.
+    latent_space : {"sphere", "box", "real", "none"}, default="sphere"
+        Output head of both towers (``"real"``: none, unbounded outputs).
     layer_norm : bool, default=False
         Layer normalisation in the hidden layers of both towers.
     box_squash : {"sigmoid", "softclamp"}, default="sigmoid"
