@@ -4,6 +4,7 @@ import ast
 import csv
 import json
 import math
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -176,9 +177,17 @@ def test_interrupt_with_workers_stops_them_and_raises_keyboard_interrupt():
         if event == "train":  # a worker is training: interrupt the command
             raise KeyboardInterrupt
 
+    # children of earlier tests (still being reaped) are not this call's workers
+    before = set(multiprocessing.active_children())
     with pytest.raises(KeyboardInterrupt):
         reproduce("smoke", ["sphere-vmf"], 2, n_jobs=2, progress=progress)
-    assert not multiprocessing.active_children()
+    # the old bug left both workers training for the whole run; a process of
+    # the pool can still be exiting when the call returns (seen in 2 of 18
+    # interrupts, gone within 0.5 s), so allow it a few seconds to end
+    deadline = time.monotonic() + 5
+    while set(multiprocessing.active_children()) - before:
+        assert time.monotonic() < deadline, "workers still running after 5 s"
+        time.sleep(0.1)
 
 
 def test_reproduce_skips_finished_runs_and_reports_each_run_at_once():
