@@ -11,7 +11,7 @@ from ._towers import MLPTower
 
 
 class MultiTowerMLP(nn.Module):
-    """K MLP towers, one per view (or per group of views), on ``[x_1 | ... | x_K]``.
+    """K MLP towers, one per view (or per group of views), on ``[x_1 | … | x_K]``.
 
     Each tower outputs ``n_components`` columns. The columns are cut into
     content blocks (``blocks``); on the sphere every block is L2-normalised
