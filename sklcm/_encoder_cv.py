@@ -10,8 +10,8 @@ from sklearn.base import (
     TransformerMixin,
     clone,
 )
-from sklearn.model_selection import KFold, check_cv
-from sklearn.utils import _safe_indexing, get_tags
+from sklearn.model_selection import GridSearchCV, KFold, check_cv
+from sklearn.utils import get_tags
 from sklearn.utils.validation import check_is_fitted, indexable
 
 from ._encoder import MultimodalContrastiveEncoder
@@ -304,15 +304,18 @@ class MultimodalContrastiveEncoderCV(
         X, y = indexable(X, y)
         seed = template.get_params(deep=False).get("random_state")
         splits = _splits(self.cv, X, y, seed)
-        scores = np.empty((len(temperatures), len(splits)))
-        for i, tau in enumerate(temperatures):
-            for j, (train, test) in enumerate(splits):
-                encoder = clone(template).set_params(temperature=tau)
-                encoder.fit(_safe_indexing(X, train))
-                scores[i, j] = encoder.score(_safe_indexing(X, test))
-            if self.verbose:
+        # one clone per (temperature, split), scored by its own label-free score
+        results = GridSearchCV(
+            template, {"temperature": list(temperatures)}, cv=splits,
+            refit=False, error_score="raise",
+        ).fit(X, y).cv_results_  # fmt: skip
+        scores = np.column_stack(
+            [results[f"split{j}_test_score"] for j in range(len(splits))]
+        )
+        if self.verbose:
+            for tau, row in zip(temperatures, scores):
                 print(f"[{type(self).__name__}] temperature={tau:g}: "
-                      f"held-out scores {np.round(scores[i], 4).tolist()}")  # fmt: skip
+                      f"held-out scores {np.round(row, 4).tolist()}")  # fmt: skip
         tau = select_temperature(temperatures, scores, rule=self.rule)
         best = clone(template).set_params(temperature=tau).fit(X)
         self.temperatures_, self.scores_ = temperatures, scores
