@@ -437,8 +437,10 @@ def fewshot_evaluate(
         on the ``k`` shots, is scored. The ICA of "ica", "pca+ica" and
         "encoder+ica" (with the standardisation and PCA before it) is fitted
         on each draw's train + validation rows only, with at most as many
-        components as those rows' rank; every other step is fitted as in
-        "default". ``C`` is ignored.
+        components as those rows' rank and without the columns that are
+        constant on those few rows (they carry no signal there; the columns
+        constant on the pool are dropped and reported as for "default");
+        every other step is fitted as in "default". ``C`` is ignored.
     random_state : int, default=0
         Seeds the test set, the draws and every fitted model.
     progress : callable, default=None
