@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
+from _gloo import leave_group, spawn_ranks
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklcm.nn import SymmetricInfoNCE, TwoTowerMLP, _distributed, _losses
@@ -167,30 +167,15 @@ def _worker(rank, store, out):
         results["unequal"] = _unequal_batches(rank)
         results["world"] = _distributed._world()
         torch.save(results, f"{out}/rank{rank}.pt")
-        dist.barrier()  # no rank tears gloo down while another still uses it
-    finally:
+        leave_group()
+    finally:  # reached only when a case raised
         dist.destroy_process_group()
-
-
-def _spawn(fn, args, timeout=180):
-    """Run ``fn(rank, *args)`` in WORLD_SIZE spawned processes, failing on a hang."""
-    context = mp.start_processes(
-        fn, args=args, nprocs=WORLD_SIZE, join=False, start_method="spawn"
-    )
-    deadline = time.monotonic() + timeout
-    while not context.join(timeout=1):
-        if time.monotonic() > deadline:
-            for process in context.processes:
-                process.kill()
-            pytest.fail(
-                f"the {WORLD_SIZE} gloo processes did not finish in {timeout} s"
-            )
 
 
 @pytest.fixture(scope="module")
 def gloo_results(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("gloo")
-    _spawn(_worker, (str(tmp / "store"), str(tmp)))
+    spawn_ranks(_worker, lambda attempt: (str(tmp / f"store{attempt}"), str(tmp)))
     return [torch.load(tmp / f"rank{r}.pt") for r in range(WORLD_SIZE)]
 
 
@@ -347,8 +332,7 @@ def _accelerate_worker(rank, port, out):
     except ValueError as exc:
         results["other_data"] = str(exc)
     torch.save(results, f"{out}/accelerate{rank}.pt")
-    dist.barrier()  # no rank tears gloo down while another still uses it
-    dist.destroy_process_group()
+    leave_group()
 
 
 def _free_port():
@@ -361,7 +345,7 @@ def _free_port():
 def accelerate_results(tmp_path_factory):
     pytest.importorskip("accelerate")
     tmp = tmp_path_factory.mktemp("accelerate")
-    _spawn(_accelerate_worker, (_free_port(), str(tmp)))
+    spawn_ranks(_accelerate_worker, lambda attempt: (_free_port(), str(tmp)))
     return [
         torch.load(tmp / f"accelerate{r}.pt", weights_only=False)
         for r in range(WORLD_SIZE)
@@ -454,8 +438,7 @@ def _save_worker(rank, port, out):
         lambda: AcceleratedContrastiveEncoder(**params).fit(X)
     )
     torch.save(results, f"{out}/save{rank}.pt")
-    dist.barrier()  # no rank tears gloo down while another still uses it
-    dist.destroy_process_group()
+    leave_group()
 
 
 @pytest.fixture(scope="module")
@@ -463,7 +446,7 @@ def saved_results(tmp_path_factory):
     pytest.importorskip("accelerate")
     tmp = tmp_path_factory.mktemp("save")
     start = time.perf_counter()
-    _spawn(_save_worker, (_free_port(), str(tmp)))
+    spawn_ranks(_save_worker, lambda attempt: (_free_port(), str(tmp)))
     print(f"2-process fit and save: {time.perf_counter() - start:.1f} s")
     results = [torch.load(tmp / f"save{r}.pt") for r in range(WORLD_SIZE)]
     return tmp, results

@@ -2,7 +2,6 @@
 
 import pickle
 import re
-import time
 from datetime import timedelta
 from itertools import combinations
 from pathlib import Path
@@ -11,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
+from _gloo import leave_group, spawn_ranks
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 
@@ -335,8 +334,8 @@ def _k_view_worker(rank, store, out):
                 grad /= 2
             results[geometry] = (loss, grads)
         torch.save(results, f"{out}/rank{rank}.pt")
-        dist.barrier()  # neither rank tears gloo down while the other still uses it
-    finally:
+        leave_group()
+    finally:  # reached only when a case raised
         dist.destroy_process_group()
 
 
@@ -345,19 +344,10 @@ def _k_view_worker(rank, store, out):
     reason="torch.distributed with the gloo backend is not available",
 )
 def test_subset_loss_gathers_negatives_across_processes(tmp_path):
-    context = mp.start_processes(
+    spawn_ranks(
         _k_view_worker,
-        args=(str(tmp_path / "store"), str(tmp_path)),
-        nprocs=2,
-        join=False,
-        start_method="spawn",
+        lambda attempt: (str(tmp_path / f"store{attempt}"), str(tmp_path)),
     )
-    deadline = time.monotonic() + 180
-    while not context.join(timeout=1):
-        if time.monotonic() > deadline:
-            for process in context.processes:
-                process.kill()
-            pytest.fail("the 2 gloo processes did not finish in 180 s")
     ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in range(2)]
     for geometry in ("sphere", "box"):
         loss, grads = _k_view_loss_and_grads(geometry, _k_view_batch())
