@@ -1,6 +1,7 @@
 """GPU benchmark and checks of MultimodalContrastiveEncoder on one CUDA device.
 
-Four parts, one after the other in one run (``--parts`` selects some):
+Five parts, one after the other in one run (``--parts`` selects some; the
+default is 1-4, the checks of a few minutes):
 
 1. time per optimiser step of the same fit on CUDA and on the CPU (steps are
    counted from ``n_steps_``; the ratio is CPU time per step over CUDA time
@@ -19,7 +20,15 @@ Four parts, one after the other in one run (``--parts`` selects some):
    without bf16 mixed precision and saves it with ``joblib`` from the main
    process, as the Scaling page's ``train.py`` does; fresh processes load
    the file without a GPU (``CUDA_VISIBLE_DEVICES=""``) and with one, and
-   their ``transform`` is compared with the training process's.
+   their ``transform`` is compared with the training process's;
+5. the paper preset of the reproduction, three seeds, on the GPU:
+   ``python -m sklcm reproduce --preset paper --device cuda`` into
+   ``--paper-out`` (every row by default, ``--paper-settings`` to choose),
+   ``--paper-jobs`` runs at a time on the one GPU. An interrupted run keeps
+   its finished runs: the same command again resumes it (``--resume``). The
+   part prints each finished run's steps, pairs seen and seconds, the wall
+   time, and the table. Hours even on a GPU for every row; run it first on
+   a machine lent for long enough, then commit ``--paper-out``.
 
 Runs unchanged on any machine with a CUDA build of torch and one visible GPU;
 without CUDA it prints why and exits with status 2. Exit status 1 means a
@@ -27,9 +36,12 @@ check failed.
 
 Run: python benchmarks/bench_gpu.py [--out benchmarks/results/bench_gpu.txt]
      python benchmarks/bench_gpu.py --parts 4   # the accelerated round trip only
+     python benchmarks/bench_gpu.py --parts 5 --paper-out \
+         benchmarks/results/reproduce_paper_gpu   # the 3-seed paper preset
 """
 
 import argparse
+import csv
 import os
 import pickle
 import platform
@@ -270,6 +282,39 @@ def accelerated_round_trip(tmp, use_cpu=False):
     return ok
 
 
+def paper_preset(out, settings, seeds, n_jobs):
+    """Part 5: the reproduction's paper preset on the GPU, resumable."""
+    _log(f"\n== 5. paper preset, {seeds} seeds, settings {settings}, into {out}")
+    if os.path.isfile(os.path.join(out, "runs.json")):
+        command = ["--resume", out]  # the finished runs of an earlier try stay
+    else:
+        command = ["--preset", "paper", "--seeds", str(seeds), "--out", out]
+        command += ["--settings", *settings]
+    command += ["--device", "cuda", "--n-jobs", str(n_jobs), "--no-figures"]
+    _log("python -m sklcm reproduce " + " ".join(command))
+    start = time.perf_counter()
+    child = subprocess.run(
+        [sys.executable, "-m", "sklcm", "reproduce", *command],
+        capture_output=True,
+        text=True,
+    )
+    seconds = time.perf_counter() - start
+    if child.returncode:
+        _log(f"FAIL: reproduce exited {child.returncode}:\n" + child.stderr[-2000:])
+        return False
+    with open(os.path.join(out, "runs.csv"), newline="") as f:
+        runs = list(csv.DictReader(f))
+    _log(f"{'setting':<16}{'seed':>5}{'budget':>8}{'steps':>8}{'pairs':>11}{'s':>8}")
+    for run in runs:
+        _log(
+            f"{run['setting']:<16}{run['seed']:>5}{run['budget']:>8}"
+            f"{run['steps']:>8}{run['pairs_seen']:>11}{float(run['time']):>8.0f}"
+        )
+    _log(f"{len(runs)} runs, this call {seconds:.0f} s wall\n")
+    _log(child.stdout)
+    return True
+
+
 def memmap_larger_than_gpu(tmp, keep_free_gib, factor, max_steps):
     _log("\n== 3. fit on a np.memmap larger than the GPU's free memory")
     free, total = torch.cuda.mem_get_info()
@@ -344,10 +389,25 @@ def main():
     )
     parser.add_argument("--tmpdir", default=tempfile.gettempdir())
     parser.add_argument(
+        "--paper-out",
+        default="sklcm-reproduce-paper-gpu",
+        help="output directory of part 5 (resumed when it holds runs)",
+    )
+    parser.add_argument(
+        "--paper-settings",
+        nargs="+",
+        default=["all"],
+        help="rows of part 5 (names or groups, as reproduce --settings)",
+    )
+    parser.add_argument("--paper-seeds", type=int, default=3)
+    parser.add_argument(
+        "--paper-jobs", type=int, default=4, help="part 5 runs at a time on the GPU"
+    )
+    parser.add_argument(
         "--parts",
         type=int,
         nargs="+",
-        choices=[1, 2, 3, 4],
+        choices=[1, 2, 3, 4, 5],
         default=[1, 2, 3, 4],
         help="which parts to run",
     )
@@ -373,6 +433,9 @@ def main():
             tmp, args.keep_free_gib, args.factor, args.memmap_steps
         ),
         lambda: accelerated_round_trip(tmp),
+        lambda: paper_preset(
+            args.paper_out, args.paper_settings, args.paper_seeds, args.paper_jobs
+        ),
     ]
     ok = True
     with tempfile.TemporaryDirectory(dir=args.tmpdir) as tmp:
