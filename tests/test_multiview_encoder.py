@@ -456,7 +456,12 @@ def _page_text():
 
 
 @pytest.mark.parametrize(
-    "name", ["bench_multiview_synthetic.txt", "bench_multiview_synthetic_softclamp.txt"]
+    "name",
+    [
+        "bench_multiview_synthetic.txt",
+        "bench_multiview_synthetic_softclamp.txt",
+        "bench_multiview_synthetic_softclamp_7500.txt",
+    ],
 )
 def test_many_views_page_states_the_synthetic_results(name):
     text = (_RESULTS / name).read_text()
@@ -479,6 +484,12 @@ def test_many_views_page_states_the_synthetic_results(name):
     assert f"{above} of the {len(cells)} shared cells" in page
     pairs = re.findall(r"seed \d two-view: min R² over shared latents (\S+)", text)
     assert f"{pairs[0]}, {pairs[1]} and {pairs[2]}" in page
+    if name.endswith("_7500.txt"):  # the goal, met on every seed
+        assert text.count("K-view mean: min R²") == 3
+        assert text.count("K-view mean: min R²") == len(
+            re.findall(r"K-view mean: .*-> MET", text)
+        )
+        assert min(cells) >= 0.95 and "met on all three seeds with 7,500" in page
 
 
 def test_many_views_page_states_the_longer_two_view_runs():
