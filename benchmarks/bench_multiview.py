@@ -168,6 +168,9 @@ def run_synthetic(seeds, steps, out, cfg=SYNTH):
             table0 = block_r2_table(y[test], Z0, blocks0, test_size=0.25)
             sub0 = [subsets[b] for b in rows]
             _log(out, _goal_line(f"seed {seed} K-view view 0", table0, sub0, shared, 6))
+        if cfg.get("no_two_view"):
+            _log(out)
+            continue
         # separate two-view encoders, same total steps (or pair_steps each)
         pairs = [s for s in subsets if len(s) == 2]
         start = time.perf_counter()
@@ -343,6 +346,9 @@ def main(argv=None):
     parser.add_argument("--pair-steps", type=int, default=None)
     parser.add_argument("--pairs-only", action="store_true")
     parser.add_argument(
+        "--no-two-view", action="store_true", help="synthetic: K-view encoder only"
+    )
+    parser.add_argument(
         "--pairs", action="store_true", help="uci: also the 15 two-view encoders"
     )
     parser.add_argument(
@@ -362,6 +368,8 @@ def main(argv=None):
             cfg.update(pairs_only=args.pairs_only, pair_steps=args.pair_steps)
         if args.subsets == "pairs":
             cfg.update(subsets="pairs")
+        if args.no_two_view:
+            cfg.update(no_two_view=True)
         run_synthetic(args.seeds, args.steps or 5000, args.out, cfg)
     else:
         run_uci(
