@@ -514,6 +514,33 @@ def test_many_views_page_states_the_uci_results():
     assert "best two-view encoder at every shot count: 6/6" in last
 
 
+def test_many_views_page_states_the_subsets_comparison():
+    # the default subsets="pairs" against "all" (two sizes) on the UCI views
+    runs = {
+        "pairs": (_RESULTS / "bench_multiview_uci.txt").read_text(),
+        **{
+            run.split("\n", 1)[0]: run
+            for run in (_RESULTS / "bench_multiview_uci_subsets.txt")
+            .read_text()
+            .split("$ python")[1:]
+        },
+    }
+    assert len(runs) == 3
+    page = _page_text()
+    for view in ("fou", "fac", "kar", "pix", "zer", "mor"):
+        cells = []
+        for text in runs.values():
+            row = re.search(rf"^{view}\s+six-view encoder(.*)$", text, re.M)[1]
+            cells.append(" / ".join(re.findall(r"(\d+\.\d) ±", row)))
+        assert f"{view} {' '.join(cells)}" in page
+    all_10, all_150 = list(runs.values())[1:]
+    assert "subsets='all' (57 blocks), 10 columns per block" in all_10
+    assert "each view's representation 310 columns" in all_10
+    assert "150 columns shared by the blocks" in all_150
+    assert "each view's representation 78 columns" in all_150
+    assert "310 columns" in page and "78 per view" in page
+
+
 def test_an_encoder_pickled_before_k_views_loads_and_trains_on():
     X, _, info = make_latent_partial_causal(
         60, n_latents=2, random_state=0, return_info=True
