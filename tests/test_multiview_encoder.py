@@ -541,6 +541,28 @@ def test_many_views_page_states_the_subsets_comparison():
     assert "310 columns" in page and "78 per view" in page
 
 
+def test_many_views_page_states_the_synthetic_pairs_subsets():
+    text = (_RESULTS / "bench_multiview_synthetic_kview_pairs.txt").read_text()
+    found = re.findall(
+        r"seed (\d) K-view mean: min R² over shared latents (\S+) .*?"
+        r"non-shared latents (\S+)",
+        text,
+    )
+    assert [seed for seed, _, _ in found] == ["0", "1", "2"]
+    assert "subsets='pairs' (6 blocks" in text
+    lows = [low for _, low, _ in found]
+    assert max(float(high) for _, _, high in found) <= 0.0
+    assert f"lowest R² {lows[0]}, {lows[1]} and {lows[2]} for seeds 0" in _page_text()
+    kview_all = (_RESULTS / "bench_multiview_synthetic_softclamp_7500.txt").read_text()
+    pairs_of_all = re.findall(
+        r"seed \d K-view pairs: min R² .*? (\d\.\d{3})", kview_all
+    )
+    assert (
+        f"against {', '.join(pairs_of_all[:2])} and {pairs_of_all[2]} for the pair"
+        in (_page_text())
+    )
+
+
 def test_an_encoder_pickled_before_k_views_loads_and_trains_on():
     X, _, info = make_latent_partial_causal(
         60, n_latents=2, random_state=0, return_info=True
