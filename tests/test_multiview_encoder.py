@@ -594,3 +594,16 @@ def test_pipeline_from_a_list_of_views(views):
     np.testing.assert_array_equal(
         Z, _enc(info.split, n_components=12, view=2).fit_transform(X)
     )
+
+
+def test_many_views_page_states_the_fewshot_cli_runs():
+    text = (_RESULTS / "fewshot_cli_uci_views.txt").read_text()
+    runs = text.split("$ python -m sklcm fewshot")[1:]
+    assert len(runs) == 3
+    page = _page_text()
+    for run, method in ((runs[2], "encoder"), (runs[2], "raw"), (runs[0], "encoder"),
+                        (runs[1], "encoder")):  # fmt: skip
+        row = re.search(rf"^{method}\s+(.*)$", run, re.M)[1]
+        assert " / ".join(re.findall(r"(\d+\.\d) ±", row)) in page
+    assert "--n-components 50" in runs[2] and "6 views (one block per" in runs[2]
+    assert "--pair fou.npy --shots" in runs[1] and "6 views" not in runs[1]
