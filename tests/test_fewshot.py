@@ -502,6 +502,13 @@ def test_fewshot_several_pairs_train_one_k_view_encoder_on_every_view(monkeypatc
     assert [r["method"] for r in rows] == ["cca", "encoder"]
     assert rows[1]["info"]["n_views"] == 3 and "n_views" not in rows[0]["info"]
     assert rows[1]["dropped_columns"] == {"features": [], "pair[0]": [], "pair[1]": []}
+    # encoder_params may choose another layout: every pair of views
+    fewshot_evaluate(
+        x, y, pair=[t, u], shots=[1], n_draws=1, n_components=6, methods=["encoder"],
+        temperature=1.0, encoder_params={**_FAST_ENCODER, "subsets": "pairs"},
+    )  # fmt: skip
+    assert fitted[-1].subsets == "pairs" and len(fitted[-1].content_blocks_) == 3
+    assert fitted[-1].encode(x, 0).shape == (len(x), 4)
 
 
 def test_fewshot_a_list_of_one_pair_is_the_two_view_case():

@@ -84,11 +84,10 @@ def _encoder_layout(widths):
 def _encoder(params, widths, n_components, temperature, random_state):
     from sklcm import MultimodalContrastiveEncoder
 
-    params = {"n_components": n_components, **(params or {})}
+    # encoder_params may replace the layout's subsets (e.g. "pairs")
+    params = {"n_components": n_components, **_encoder_layout(widths), **(params or {})}
     params["temperature"] = temperature
-    return MultimodalContrastiveEncoder(
-        **_encoder_layout(widths), random_state=random_state, **params
-    )
+    return MultimodalContrastiveEncoder(random_state=random_state, **params)
 
 
 def _select_temperature(XT, widths, n_components, params, temperatures, seed):
@@ -332,6 +331,8 @@ def _check_encoder_size(methods, pairs, n_components, encoder_params):
     """With several paired views, room for a content block per paired view."""
     if len(pairs) < 2 or not any(m.startswith("encoder") for m in methods):
         return
+    if "subsets" in (encoder_params or {}):  # another layout: the encoder checks it
+        return
     space = (encoder_params or {}).get("latent_space", "sphere")
     per_block = 2 if space == "sphere" else 1
     if n_components < per_block * len(pairs):
@@ -442,8 +443,9 @@ def fewshot_evaluate(
         with one content block per paired view (``subsets=[(0, 1), (0, 2),
         ...]``, ``n_components`` shared equally between them), and the
         representation probed is the features' tower, its blocks side by
-        side (``n_components`` columns). "cca" then pairs the features with
-        the paired views side by side.
+        side (``n_components`` columns; ``subsets`` in ``encoder_params``
+        replaces that layout). "cca" then pairs the features with the paired
+        views side by side.
     shots : int or sequence of int, default=(1, 2, 4, 8, 16)
         Labelled samples per class.
     n_draws : int, default=50
