@@ -407,6 +407,10 @@ def test_cli_fewshot_npz_key_options_choose_the_array(files, capsys):
         ("1d", r"--features='.*bad.npy' must be a 2-D array"),
         ("pair-rows", r"--pair '.*bad.npy' has 80 rows but --features"),
         ("labels-2d", r"--labels '.*bad.npy' must be 1-D"),
+        ("pairs-rows", r"--pair '.*bad.npy' has 80 rows but --features .*every"),
+        ("pairs-keys", r"--pair-key has 3 names for 2 --pair files; give one"),
+        ("pair-key-alone", r"--pair-key needs --pair"),
+        ("pairs-small", r"--n-components 3 is too small for 2 --pair files.*>= 4"),
     ],
 )
 def test_cli_fewshot_bad_input(files, capsys, case, match):
@@ -439,12 +443,121 @@ def test_cli_fewshot_bad_input(files, capsys, case, match):
     elif case == "labels-2d":
         np.save(bad, np.c_[y, y])
         args["--labels"] = bad
+    elif case.startswith("pair"):  # several --pair files
+        np.save(files / "T.npy", t)
+        np.save(bad, t[:80] if case == "pairs-rows" else t)
+        args["--pair"] = [files / "T.npy", bad]
+        if case == "pairs-keys":
+            args["--pair-key"] = ["a", "b", "c"]
+        elif case == "pair-key-alone":
+            args = {**{k: v for k, v in args.items() if k != "--pair"}}
+            args["--pair-key"] = ["a"]
+        elif case == "pairs-small":
+            methods = ["encoder", "--n-components", "3"]
     argv = ["fewshot", "--shots", *shots, "--draws", "2", "--methods", *methods, "-q"]
-    argv += [str(a) for kv in args.items() for a in kv]
+    for option, value in args.items():
+        argv += [option, *map(str, value if isinstance(value, list) else [value])]
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("usage: sklcm fewshot")
     assert pytest.importorskip("re").search(match, err), err
+
+
+# -- several paired views -----------------------------------------------------
+
+
+def _three_views():
+    x, t, y = _views()
+    rng = np.random.default_rng(1)
+    u = np.c_[y, -y] + 0.3 * rng.normal(size=(len(y), 2))  # a third view, 2 wide
+    return x, t, u, y
+
+
+def test_fewshot_several_pairs_train_one_k_view_encoder_on_every_view(monkeypatch):
+    # one K-view encoder over [x | t | u]: a list split, one content block per
+    # paired view (each with the features), and the probe sees the features'
+    # tower, its n_components columns
+    import sklcm
+
+    x, t, u, y = _three_views()
+    fitted = []
+
+    class Spy(sklcm.MultimodalContrastiveEncoder):
+        def fit(self, X, y=None, **kwargs):
+            fitted.append(self)
+            return super().fit(X, y, **kwargs)
+
+    Spy.__name__ = "MultimodalContrastiveEncoder"
+    monkeypatch.setattr(sklcm, "MultimodalContrastiveEncoder", Spy)
+    pool, _ = FewShotSplit(test_size=0.3, random_state=0).split_pool(x, y)
+    rows = fewshot_evaluate(
+        x, y, pair=[t, u], shots=[1], n_draws=2, n_components=4,
+        methods=["cca", "encoder"], temperature=1.0, encoder_params=_FAST_ENCODER,
+    )  # fmt: skip
+    (enc,) = fitted
+    assert enc.split == [8, 5, 2] and enc.subsets == [(0, 1), (0, 2)]
+    assert enc.n_features_in_ == 15 and enc.n_components == 4
+    assert enc.content_blocks_ == {(0, 1): slice(0, 2), (0, 2): slice(2, 4)}
+    assert enc.encode(x[pool], 0).shape == (len(pool), 4)
+    assert [r["method"] for r in rows] == ["cca", "encoder"]
+    assert rows[1]["info"]["n_views"] == 3 and "n_views" not in rows[0]["info"]
+    assert rows[1]["dropped_columns"] == {"features": [], "pair[0]": [], "pair[1]": []}
+    # encoder_params may choose another layout: every pair of views
+    fewshot_evaluate(
+        x, y, pair=[t, u], shots=[1], n_draws=1, n_components=6, methods=["encoder"],
+        temperature=1.0, encoder_params={**_FAST_ENCODER, "subsets": "pairs"},
+    )  # fmt: skip
+    assert fitted[-1].subsets == "pairs" and len(fitted[-1].content_blocks_) == 3
+    assert fitted[-1].encode(x, 0).shape == (len(x), 4)
+
+
+def test_fewshot_a_list_of_one_pair_is_the_two_view_case():
+    x, t, y = _views()
+    kwargs = dict(
+        shots=[2], n_draws=2, n_components=2, methods=["cca", "encoder"],
+        temperature=1.0, encoder_params=_FAST_ENCODER,
+    )  # fmt: skip
+    one = fewshot_evaluate(x, y, pair=t, **kwargs)
+    listed = fewshot_evaluate(x, y, pair=[t], **kwargs)
+    assert [r["scores"] for r in one] == [r["scores"] for r in listed]
+    assert listed[1]["dropped_columns"] == {"features": [], "pair": []}
+
+
+def test_fewshot_several_pairs_need_a_block_per_view_before_any_fit(spies):
+    x, t, u, y = _three_views()
+    with pytest.raises(ValueError, match=r"n_components=3 is too small for 2 paired"):
+        fewshot_evaluate(x, y, pair=[t, u], n_components=3, methods=["encoder"])
+    with pytest.raises(ValueError, match=r"pair\[1\] has 80 rows but the labels"):
+        fewshot_evaluate(x, y, pair=[t, u[:80]], methods=["encoder"])
+    assert spies == []
+    # on the box one column per block is enough; without an encoder, no limit
+    _fewshot._check_encoder_size(
+        ["encoder"], {"a": t, "b": u}, 2, {"latent_space": "box"}
+    )
+    _fewshot._check_encoder_size(["cca"], {"a": t, "b": u}, 1, None)
+
+
+def test_cli_fewshot_several_pair_files(files, capsys):
+    x, t, u, y = _three_views()
+    np.savez(files / "U.npz", text=u)  # one --pair-key for every .npz file
+    np.savez(files / "T.npz", text=t)
+    out = files / "out"
+    status = main(
+        ["fewshot", "--features", str(files / "F.npy"), "--labels",
+         str(files / "y.npy"), "--pair", str(files / "T.npz"), str(files / "U.npz"),
+         "--pair-key", "text", "--shots", "2", "--draws", "2", "--n-components",
+         "4", "--methods", "raw", "cca", "encoder", "--temperature", "1",
+         "--max-epochs", "2", "--device", "cpu", "--out", str(out), "-q"]
+    )  # fmt: skip
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    assert (
+        "encoder: temperature 1 (given), 2 steps, 3 views (one block per --pair "
+        "file; the features' tower probed)"
+    ) in captured.out
+    saved = json.loads((out / "results.json").read_text())
+    assert [r["method"] for r in saved["rows"]] == ["raw", "cca", "encoder"]
+    assert saved["rows"][2]["info"]["n_views"] == 3
 
 
 # -- shifted targets ----------------------------------------------------------

@@ -456,7 +456,12 @@ def _page_text():
 
 
 @pytest.mark.parametrize(
-    "name", ["bench_multiview_synthetic.txt", "bench_multiview_synthetic_softclamp.txt"]
+    "name",
+    [
+        "bench_multiview_synthetic.txt",
+        "bench_multiview_synthetic_softclamp.txt",
+        "bench_multiview_synthetic_softclamp_7500.txt",
+    ],
 )
 def test_many_views_page_states_the_synthetic_results(name):
     text = (_RESULTS / name).read_text()
@@ -479,6 +484,12 @@ def test_many_views_page_states_the_synthetic_results(name):
     assert f"{above} of the {len(cells)} shared cells" in page
     pairs = re.findall(r"seed \d two-view: min R² over shared latents (\S+)", text)
     assert f"{pairs[0]}, {pairs[1]} and {pairs[2]}" in page
+    if name.endswith("_7500.txt"):  # the goal, met on every seed
+        assert text.count("K-view mean: min R²") == 3
+        assert text.count("K-view mean: min R²") == len(
+            re.findall(r"K-view mean: .*-> MET", text)
+        )
+        assert min(cells) >= 0.95 and "met on all three seeds with 7,500" in page
 
 
 def test_many_views_page_states_the_longer_two_view_runs():
@@ -501,6 +512,55 @@ def test_many_views_page_states_the_uci_results():
         assert " / ".join(re.findall(r"(\d+\.\d) \(", best[1])) in page
     assert "at every shot count: 6/6" in last
     assert "best two-view encoder at every shot count: 6/6" in last
+
+
+def test_many_views_page_states_the_subsets_comparison():
+    # the default subsets="pairs" against "all" (two sizes) on the UCI views
+    runs = {
+        "pairs": (_RESULTS / "bench_multiview_uci.txt").read_text(),
+        **{
+            run.split("\n", 1)[0]: run
+            for run in (_RESULTS / "bench_multiview_uci_subsets.txt")
+            .read_text()
+            .split("$ python")[1:]
+        },
+    }
+    assert len(runs) == 3
+    page = _page_text()
+    for view in ("fou", "fac", "kar", "pix", "zer", "mor"):
+        cells = []
+        for text in runs.values():
+            row = re.search(rf"^{view}\s+six-view encoder(.*)$", text, re.M)[1]
+            cells.append(" / ".join(re.findall(r"(\d+\.\d) ±", row)))
+        assert f"{view} {' '.join(cells)}" in page
+    all_10, all_150 = list(runs.values())[1:]
+    assert "subsets='all' (57 blocks), 10 columns per block" in all_10
+    assert "each view's representation 310 columns" in all_10
+    assert "150 columns shared by the blocks" in all_150
+    assert "each view's representation 78 columns" in all_150
+    assert "310 columns" in page and "78 per view" in page
+
+
+def test_many_views_page_states_the_synthetic_pairs_subsets():
+    text = (_RESULTS / "bench_multiview_synthetic_kview_pairs.txt").read_text()
+    found = re.findall(
+        r"seed (\d) K-view mean: min R² over shared latents (\S+) .*?"
+        r"non-shared latents (\S+)",
+        text,
+    )
+    assert [seed for seed, _, _ in found] == ["0", "1", "2"]
+    assert "subsets='pairs' (6 blocks" in text
+    lows = [low for _, low, _ in found]
+    assert max(float(high) for _, _, high in found) <= 0.0
+    assert f"lowest R² {lows[0]}, {lows[1]} and {lows[2]} for seeds 0" in _page_text()
+    kview_all = (_RESULTS / "bench_multiview_synthetic_softclamp_7500.txt").read_text()
+    pairs_of_all = re.findall(
+        r"seed \d K-view pairs: min R² .*? (\d\.\d{3})", kview_all
+    )
+    assert (
+        f"against {', '.join(pairs_of_all[:2])} and {pairs_of_all[2]} for the pair"
+        in (_page_text())
+    )
 
 
 def test_an_encoder_pickled_before_k_views_loads_and_trains_on():
@@ -534,3 +594,16 @@ def test_pipeline_from_a_list_of_views(views):
     np.testing.assert_array_equal(
         Z, _enc(info.split, n_components=12, view=2).fit_transform(X)
     )
+
+
+def test_many_views_page_states_the_fewshot_cli_runs():
+    text = (_RESULTS / "fewshot_cli_uci_views.txt").read_text()
+    runs = text.split("$ python -m sklcm fewshot")[1:]
+    assert len(runs) == 3
+    page = _page_text()
+    for run, method in ((runs[2], "encoder"), (runs[2], "raw"), (runs[0], "encoder"),
+                        (runs[1], "encoder")):  # fmt: skip
+        row = re.search(rf"^{method}\s+(.*)$", run, re.M)[1]
+        assert " / ".join(re.findall(r"(\d+\.\d) ±", row)) in page
+    assert "--n-components 50" in runs[2] and "6 views (one block per" in runs[2]
+    assert "--pair fou.npy --shots" in runs[1] and "6 views" not in runs[1]

@@ -42,6 +42,12 @@ of the ICA rows, since an L2 probe cannot see a rotation of whitened features),
 ica, pca+ica (PCA to 2k then ICA to k); with --pair also cca (CCA scores of the
 features), encoder (the x tower of a contrastive encoder trained on
 [features | pair]), encoder+whiten, encoder+ica.
+several views: --pair T1.npy T2.npy ... trains one K-view encoder on
+[features | T1 | T2 | ...] (one tower per view) with one content block per
+file, contrasting the features with that view; --n-components is shared
+equally between the blocks (at least 2 columns each on the sphere), and the
+encoder methods probe the features' tower, its blocks side by side. cca pairs
+the features with the files side by side.
 outputs in --out: table.txt, results.csv (one line per method and shot count)
 and results.json (with per-draw accuracies). Columns constant on the rows the
 unsupervised steps are fitted on carry no signal: they are dropped for every
@@ -79,15 +85,24 @@ def add_parser(subparsers):
     p.add_argument(
         "--pair",
         type=existing_file,
+        nargs="+",
         metavar="T.npy",
-        help="second view of the same rows: enables the encoder methods",
+        help="another view of the same rows: enables the encoder methods; "
+        "several files are several views, all trained on by one encoder",
     )
-    for option in ("features", "labels", "pair"):
+    for option in ("features", "labels"):
         p.add_argument(
             f"--{option}-key",
             metavar="NAME",
             help=f"the array of an .npz --{option} file that holds several",
         )
+    p.add_argument(
+        "--pair-key",
+        nargs="+",
+        metavar="NAME",
+        help="the array of each .npz --pair file that holds several: one "
+        "name for every file, or one per file",
+    )
     p.add_argument(
         "--shots",
         type=positive_int,
@@ -271,28 +286,46 @@ def _check_pair_methods(args):
             f"--methods {' '.join(needs)} needs --pair T.npy (a second view of the "
             "same rows)."
         )
+    keys = args.pair_key
+    if keys is not None and args.pair is None:
+        raise UsageError("--pair-key needs --pair (the .npz files it reads).")
+    if keys is not None and len(keys) not in (1, len(args.pair)):
+        raise UsageError(
+            f"--pair-key has {len(keys)} names for {len(args.pair)} --pair files; "
+            "give one name for every file or one per file."
+        )
+
+
+def _load_pairs(args, features):
+    """The --pair views (one or several), each with the rows of --features."""
+    if args.pair is None:
+        return None
+    keys = args.pair_key or [None]
+    keys = keys * len(args.pair) if len(keys) == 1 else keys
+    pairs = []
+    for path, key in zip(args.pair, keys):
+        pair = _load_view(path, "pair", key)
+        if len(pair) != len(features):
+            raise UsageError(
+                f"--pair {path!r} has {len(pair)} rows but --features "
+                f"{args.features!r} has {len(features)}; row i of every file "
+                "must be the same sample."
+            )
+        pairs.append(pair)
+    return pairs[0] if len(pairs) == 1 else pairs
 
 
 def _load_inputs(args):
     """The features, labels, pair (or None) and targets, read and checked."""
     _check_pair_methods(args)
     features = _load_view(args.features, "features", args.features_key)
-    pair = None
-    if args.pair is not None:
-        pair = _load_view(args.pair, "pair", args.pair_key)
     y = _load_labels(args.labels, args.labels_key)
     if len(y) != len(features):
         raise UsageError(
             f"--labels {args.labels!r} has {len(y)} labels but --features "
             f"{args.features!r} has {len(features)} rows."
         )
-    if pair is not None and len(pair) != len(features):
-        raise UsageError(
-            f"--pair {args.pair!r} has {len(pair)} rows but --features "
-            f"{args.features!r} has {len(features)}; row i of both must be the "
-            "same sample."
-        )
-    return features, y, pair, _load_targets(args.target)
+    return features, y, _load_pairs(args, features), _load_targets(args.target)
 
 
 def _groups(rows):
@@ -398,9 +431,15 @@ def _notes(rows, *, n_pool, n_test, transductive):
             how = "chosen without labels; cross-view 10-NN agreement " + ", ".join(
                 f"{t:g}: {a:.3f}" for t, a in info["knn_agreement"].items()
             )
+        views = ""
+        if "n_views" in info:
+            views = (
+                f", {info['n_views']} views (one block per --pair file; the "
+                "features' tower probed)"
+            )
         notes.append(
             f"encoder: temperature {info['temperature']:g} ({how}), "
-            f"{info['n_steps']} steps"
+            f"{info['n_steps']} steps{views}"
         )
     return notes
 
@@ -468,7 +507,8 @@ def _evaluate_kwargs(args):
 
 
 _CHECKED = ("shots", "methods", "n_draws", "n_val_shots", "test_size",
-            "transductive", "random_state", "protocol")  # fmt: skip
+            "transductive", "random_state", "protocol", "n_components",
+            "encoder_params")  # fmt: skip
 
 
 def _check_before_training(features, y, pair, targets, args):
@@ -483,8 +523,10 @@ def _check_before_training(features, y, pair, targets, args):
         )  # fmt: skip
     except ValueError as exc:
         message = str(exc)  # the API says "target 'NAME': ...": name the option
-        if message.startswith("target "):
-            message = "--" + message
+        if message.startswith(("target ", "n_components=")):
+            message = "--" + message.replace("n_components=", "n-components ", 1)
+            message = message.replace("set n_components", "set --n-components")
+            message = message.replace("paired views", "--pair files")
         raise UsageError(message) from None
     where = "all" if args.transductive else "pool"
     _notice_dropped(checked["dropped_columns"], f"{len(checked['fit_rows'])} {where}")

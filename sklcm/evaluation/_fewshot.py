@@ -30,12 +30,27 @@ PAPER_MAX_VAL_SHOTS = 5
 _ICA_METHODS = ("ica", "pca+ica", "encoder+ica")
 
 
+def _pair_views(pair):
+    """``pair`` as ``{name: array-like}``: ``{"pair": pair}`` for one view,
+    ``{"pair[0]": ..., "pair[1]": ...}`` for a list of several (each 2-D)."""
+    if pair is None:
+        return {}
+    several = isinstance(pair, (list, tuple)) and len(pair) > 0
+    if several and all(np.ndim(p) == 2 for p in pair):
+        if len(pair) == 1:
+            return {"pair": pair[0]}
+        return {f"pair[{i}]": p for i, p in enumerate(pair)}
+    return {"pair": pair}
+
+
 def _check_features(features, y, pair):
-    """Validate the arrays; messages name the parameter at fault."""
+    """Validate the arrays; messages name the parameter at fault.
+
+    Returns the features, the labels and the paired views, ``{name:
+    array}`` (empty without ``pair``).
+    """
     arrays = {}
-    for name, value in (("features", features), ("pair", pair)):
-        if value is None:
-            continue
+    for name, value in (("features", features), *_pair_views(pair).items()):
         value = np.asarray(value)
         if value.ndim != 2:
             raise ValueError(
@@ -49,20 +64,33 @@ def _check_features(features, y, pair):
                 f"{name} has {len(value)} rows but the labels have {len(y)}; "
                 "row i of both must be the same sample."
             )
-    return arrays["features"], y, arrays.get("pair")
+    features = arrays.pop("features")
+    return features, y, arrays
 
 
-def _encoder(params, split, n_components, temperature, random_state):
+def _encoder_layout(widths):
+    """``split`` (and ``subsets``) of the encoder over ``[features | pairs]``.
+
+    One paired view: the two-view model (an int ``split``). Several: one
+    tower per view and one content block per pair (features, pair view j),
+    so that every block trains the features' tower; a pair of two paired
+    views would only train their own towers, never the probed one.
+    """
+    if len(widths) == 2:
+        return {"split": widths[0]}
+    return {"split": list(widths), "subsets": [(0, j) for j in range(1, len(widths))]}
+
+
+def _encoder(params, widths, n_components, temperature, random_state):
     from sklcm import MultimodalContrastiveEncoder
 
-    params = {"n_components": n_components, **(params or {})}
+    # encoder_params may replace the layout's subsets (e.g. "pairs")
+    params = {"n_components": n_components, **_encoder_layout(widths), **(params or {})}
     params["temperature"] = temperature
-    return MultimodalContrastiveEncoder(
-        split=split, random_state=random_state, **params
-    )
+    return MultimodalContrastiveEncoder(random_state=random_state, **params)
 
 
-def _select_temperature(XT, split, n_components, params, temperatures, seed):
+def _select_temperature(XT, widths, n_components, params, temperatures, seed):
     """Temperature whose encoder scores best on held-out pairs, without labels.
 
     Each candidate is trained on 80 % of the pairs of ``XT`` and scored by
@@ -75,7 +103,7 @@ def _select_temperature(XT, split, n_components, params, temperatures, seed):
     fit = np.setdiff1d(np.arange(len(XT)), held)
     scores = {}
     for tau in temperatures:
-        enc = _encoder(params, split, n_components, tau, seed).fit(XT[fit])
+        enc = _encoder(params, widths, n_components, tau, seed).fit(XT[fit])
         scores[tau] = float(enc.score(XT[held]))
     return max(scores, key=scores.get), scores
 
@@ -113,9 +141,10 @@ def _fit_transform(steps, inputs, fit_rows):
     return {name: model.transform(X) for name, X in inputs.items()}
 
 
-def _cca_scores(views, pair, fit_rows, k):
-    """x-view scores of a k-component CCA fitted on standardised pool pairs."""
-    features = views[_SOURCE]
+def _cca_scores(views, pairs, fit_rows, k):
+    """x-view scores of a k-component CCA fitted on standardised pool pairs
+    (several paired views: side by side, as one)."""
+    features, pair = views[_SOURCE], np.hstack(pairs)
     k = min(k, features.shape[1], pair.shape[1])
     sx = StandardScaler().fit(features[fit_rows])
     st = StandardScaler().fit(pair[fit_rows])
@@ -125,25 +154,31 @@ def _cca_scores(views, pair, fit_rows, k):
     return {name: cca.transform(sx.transform(X)) for name, X in views.items()}
 
 
-def _encoder_features(views, pair, fit_rows, options):
-    """The x tower's representation of each x-view array, and what was chosen."""
+def _encoder_features(views, pairs, fit_rows, options):
+    """The features tower's representation of each x-view array (with
+    several paired views, its content blocks with each of them), and what
+    was chosen."""
     features = views[_SOURCE]
     k, seed = options["n_components"], options["random_state"]
-    XT, split = np.hstack([features, pair]), features.shape[1]
+    XT = np.hstack([features, *pairs])
+    widths = [features.shape[1]] + [p.shape[1] for p in pairs]
     info, tau = {}, options["temperature"]
     if tau == "select":
         tau, scores = _select_temperature(
-            XT[fit_rows], split, k, options["encoder_params"],
+            XT[fit_rows], widths, k, options["encoder_params"],
             options["temperatures"], seed,
         )  # fmt: skip
         info["knn_agreement"] = scores
-    enc = _encoder(options["encoder_params"], split, k, tau, seed).fit(XT[fit_rows])
+    enc = _encoder(options["encoder_params"], widths, k, tau, seed).fit(XT[fit_rows])
     info.update(temperature=tau, n_steps=enc.n_steps_)
-    Z = {name: enc.encode(X, "x").astype(np.float64) for name, X in views.items()}
+    tower = "x"
+    if len(widths) > 2:
+        info["n_views"], tower = len(widths), 0
+    Z = {name: enc.encode(X, tower).astype(np.float64) for name, X in views.items()}
     return Z, info
 
 
-def _representations(views, pair, fit_rows, methods, options):
+def _representations(views, pairs, fit_rows, methods, options):
     """Per method: its representation of each array of ``views``, the fit time,
     what was chosen, and the steps left to fit on each draw (or None).
 
@@ -169,12 +204,12 @@ def _representations(views, pair, fit_rows, methods, options):
         add(method, views, 0.0, {})
     if "cca" in methods:
         start = time.perf_counter()
-        scores = _cca_scores(views, pair, fit_rows, k)
+        scores = _cca_scores(views, pairs, fit_rows, k)
         add("cca", scores, time.perf_counter() - start, {})
     if not any(m.startswith("encoder") for m in methods):
         return out
     start = time.perf_counter()
-    Z, info = _encoder_features(views, pair, fit_rows, options)
+    Z, info = _encoder_features(views, pairs, fit_rows, options)
     seconds = time.perf_counter() - start
     for method in (m for m in PAIR_METHODS if m.startswith("encoder")):
         if method in methods:
@@ -182,12 +217,12 @@ def _representations(views, pair, fit_rows, methods, options):
     return out
 
 
-def _check_methods(methods, pair):
-    allowed = BASE_METHODS + (PAIR_METHODS if pair is not None else ())
+def _check_methods(methods, pairs):
+    allowed = BASE_METHODS + (PAIR_METHODS if pairs else ())
     if methods is None:
         return list(allowed)
     for m in methods:
-        if m in PAIR_METHODS and pair is None:
+        if m in PAIR_METHODS and not pairs:
             raise ValueError(f"method {m!r} needs the paired array: pass pair=...")
         if m not in allowed:
             raise ValueError(f"unknown method {m!r}; choose from {list(allowed)}.")
@@ -292,19 +327,41 @@ def _drop_constant_columns(arrays, fit_rows):
     return kept, dropped
 
 
+def _check_encoder_size(methods, pairs, n_components, encoder_params):
+    """With several paired views, room for a content block per paired view."""
+    if len(pairs) < 2 or not any(m.startswith("encoder") for m in methods):
+        return
+    if "subsets" in (encoder_params or {}):  # another layout: the encoder checks it
+        return
+    space = (encoder_params or {}).get("latent_space", "sphere")
+    per_block = 2 if space == "sphere" else 1
+    if n_components < per_block * len(pairs):
+        raise ValueError(
+            f"n_components={n_components} is too small for {len(pairs)} paired "
+            f"views: the encoder's representation of the features is one content "
+            f"block per paired view, of at least {per_block} column"
+            f"{'s' * (per_block > 1)} ({space}); set n_components >= "
+            f"{per_block * len(pairs)} or pass fewer paired views."
+        )
+
+
 def _check_inputs(
     features, y, *, pair, shots, methods, n_draws, n_val_shots, test_size,
     transductive, random_state, targets=None, protocol="default",
+    n_components=None, encoder_params=None,
 ):  # fmt: skip
     """Validate everything ``fewshot_evaluate`` needs before any fit.
 
     Raises ValueError naming the parameter (or the target) at fault; returns
     the arrays (constant columns of the fitting rows dropped, from the
-    targets too), the methods, one splitter per shot count, the fitting and
-    test rows and the dropped columns.
+    targets too; ``pairs``, the paired views by name), the methods, one
+    splitter per shot count, the fitting and test rows and the dropped
+    columns.
     """
-    features, y, pair = _check_features(features, y, pair)
-    methods, shots = _check_methods(methods, pair), _check_shots(shots, y)
+    features, y, pairs = _check_features(features, y, pair)
+    methods, shots = _check_methods(methods, pairs), _check_shots(shots, y)
+    if n_components is not None:
+        _check_encoder_size(methods, pairs, n_components, encoder_params)
     protocol = _check_protocol(protocol)
     targets = _check_targets(targets, features, y)
     splitters = {
@@ -317,16 +374,14 @@ def _check_inputs(
     for cv in splitters.values():  # fail early on a class smaller than the shots
         next(cv.split(features, y))
     fit_rows = np.arange(len(y)) if transductive else pool
-    views = {"features": features, "pair": pair}
-    views = {name: X for name, X in views.items() if X is not None}
-    views, dropped = _drop_constant_columns(views, fit_rows)
+    views, dropped = _drop_constant_columns({"features": features, **pairs}, fit_rows)
     # a target is the same view as the features: the same columns go
     targets = {
         name: (np.delete(X, dropped["features"], axis=1), yt)
         for name, (X, yt) in targets.items()
     }
     return {
-        "features": views["features"], "y": y, "pair": views.get("pair"),
+        "features": views.pop("features"), "y": y, "pairs": list(views.values()),
         "methods": methods, "splitters": splitters, "fit_rows": fit_rows,
         "test": test, "dropped_columns": dropped, "targets": targets,
         "protocol": protocol,
@@ -377,9 +432,20 @@ def fewshot_evaluate(
         The view the probe sees (e.g. image embeddings).
     y : array-like of shape (n_samples,)
         Class labels.
-    pair : array-like of shape (n_samples, n_pair_features), default=None
+    pair : array-like of shape (n_samples, n_pair_features) or list of \
+            array-like, default=None
         A second view of the same samples (e.g. text embeddings); enables the
-        contrastive encoder methods, trained on ``[features | pair]``.
+        contrastive encoder methods, trained on ``[features | pair]``. A list
+        of several 2-D arrays gives several views of the same samples (e.g.
+        captions and audio): the encoder is then one K-view
+        :class:`~sklcm.MultimodalContrastiveEncoder` (a list ``split``, one
+        tower per view) trained on ``[features | pair[0] | pair[1] | ...]``
+        with one content block per paired view (``subsets=[(0, 1), (0, 2),
+        ...]``, ``n_components`` shared equally between them), and the
+        representation probed is the features' tower, its blocks side by
+        side (``n_components`` columns; ``subsets`` in ``encoder_params``
+        replaces that layout). "cca" then pairs the features with the paired
+        views side by side.
     shots : int or sequence of int, default=(1, 2, 4, 8, 16)
         Labelled samples per class.
     n_draws : int, default=50
@@ -390,7 +456,8 @@ def fewshot_evaluate(
         ``2 * n_components`` then ICA) and, with ``pair``, "cca" (the
         features' scores of a CCA with the pair), "encoder" (the x tower of
         a :class:`~sklcm.MultimodalContrastiveEncoder` trained on
-        ``[features | pair]``), "encoder+whiten" and "encoder+ica". None runs
+        ``[features | pair]``, or on every view with several), "encoder+whiten"
+        and "encoder+ica". None runs
         all available.
     n_components : int, default=10
         Size of the reduced representations.
@@ -452,12 +519,14 @@ def fewshot_evaluate(
         One per (method, shot count): ``method``, ``shots``, ``mean`` and
         ``std`` (accuracy in %), ``scores`` (per draw), ``n_draws``,
         ``fit_seconds`` (unsupervised fit), ``transductive``, ``info``
-        (e.g. the encoder's temperature), ``n_fit`` (rows the unsupervised
+        (e.g. the encoder's temperature and steps, and ``n_views`` with
+        several paired views), ``n_fit`` (rows the unsupervised
         steps were fitted on), ``n_test``, ``protocol``, ``n_val_shots``,
         ``C`` (None when chosen on validation shots), ``chosen_C`` (the C of
         each draw's probe, or None when fixed) and ``dropped_columns`` (per
-        view, ``"features"`` and ``"pair"``, the indices of the columns
-        dropped as constant). With ``targets``, also ``targets`` (per name:
+        view, ``"features"`` and ``"pair"``, or ``"pair[0]"``, ``"pair[1]"``,
+        ... with several paired views, the indices of the columns dropped as
+        constant). With ``targets``, also ``targets`` (per name:
         ``mean``, ``std`` and ``scores`` on that target), ``targets_mean``
         (the same for the per-draw mean over targets) and ``n_target`` (rows
         per target).
@@ -486,6 +555,7 @@ def fewshot_evaluate(
         features, y, pair=pair, shots=shots, methods=methods, n_draws=n_draws,
         n_val_shots=n_val_shots, test_size=test_size, transductive=transductive,
         random_state=random_state, targets=targets, protocol=protocol,
+        n_components=n_components, encoder_params=encoder_params,
     )  # fmt: skip
     y, fit_rows, targets = checked["y"], checked["fit_rows"], checked["targets"]
     options = {
@@ -499,7 +569,7 @@ def fewshot_evaluate(
     views = {_SOURCE: checked["features"]}
     views.update((name, X) for name, (X, _) in targets.items())
     reps = _representations(
-        views, checked["pair"], fit_rows, checked["methods"], options
+        views, checked["pairs"], fit_rows, checked["methods"], options
     )
     labels = {name: yt for name, (_, yt) in targets.items()}
     rows = []
