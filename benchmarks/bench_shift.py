@@ -125,12 +125,13 @@ SHOTS = (1, 2, 5, 10)
 
 def _blocks(path):
     """(case, protocol) -> {method: [means]} of one output file: the test-row
-    means at 1/2/5/10 shots, then each target's (and the targets' mean)."""
+    means at 1/2/5/10 shots, then each target's (and the targets' mean);
+    key "" holds the column groups' names."""
     text = open(path, encoding="utf-8").read()
     out = {}
     for block in text.split("\n## ")[1:]:
         head = block.splitlines()[0].split(" | ")
-        rows = {}
+        rows = {"": re.split(r"\s{2,}", block.splitlines()[1].strip())}
         for line in block.splitlines()[3:]:
             values = re.findall(r"(\d+\.\d) ±", line)
             if values:
@@ -174,7 +175,37 @@ def _summary():
             f"on target {fmt(f'{m:+.1f}' for m in margins)} "
             f"({'yes' if ok_margin else 'NO'})"
         )
+    _means_over_seeds()
     return 0
+
+
+def _means_over_seeds():
+    """Every synthetic case: each method's accuracy at 1 / 10 shots on the
+    test rows and on each target, mean over the seeds (and its range)."""
+    runs = {}
+    for name in SEED_FILES:
+        path = os.path.join(RESULTS, name)
+        if os.path.exists(path):
+            for key, rows in _blocks(path).items():
+                if key[0].startswith("synthetic"):
+                    runs.setdefault(key, []).append(rows)
+    for (case, protocol), per_seed in runs.items():
+        groups = per_seed[0][""]  # "test rows", "target NAME", ...
+        print(
+            f"\n## {case} | protocol {protocol} | mean over {len(per_seed)} seeds "
+            f"(min..max), accuracy % at 1 / 10 shots"
+        )
+        print(f"{'method':<12}" + "".join(f"{g:>30}" for g in groups))
+        for method in METHODS:
+            cells = []
+            for g in range(len(groups)):
+                one = [rows[method][4 * g] for rows in per_seed]
+                ten = [rows[method][4 * g + 3] for rows in per_seed]
+                cells.append(
+                    f"{np.mean(one):5.1f} ({min(one):.1f}..{max(one):.1f}) / "
+                    f"{np.mean(ten):4.1f}"
+                )
+            print(f"{method:<12}" + "".join(f"{c:>30}" for c in cells))
 
 
 def main():

@@ -319,3 +319,33 @@ def test_shift_numbers_match_bench_shift_txt():
     mfeat = {m: _shift_row("mfeat -> digits", "paper", m) for m in ("raw", "encoder")}
     assert (mfeat["encoder"][7], mfeat["raw"][7]) == (52.2, 50.2)
     _assert_stated("realdata.rst", "52.2 against 50.2 raw at 10 shots")
+
+
+def _shift_means(case, protocol):
+    """Method -> "1-shot / 10-shot" means over seeds per column group of a
+    synthetic case in bench_shift_summary.txt."""
+    text = (RESULTS / "bench_shift_summary.txt").read_text()
+    block = text.split(f"## {case} | protocol {protocol} | mean over 3 seeds")[1]
+    rows = {}
+    for line in block.split("\n## ")[0].splitlines()[2:]:
+        cells = re.findall(r"(\d+\.\d) \(\S+\) / (\d+\.\d)", line)
+        if cells:
+            rows[line.split()[0]] = [f"{a} / {b}" for a, b in cells]
+    return rows
+
+
+def test_shift_seed_means_match_bench_shift_summary():
+    rows = _shift_means("synthetic (a) specific shift 1.5, 3", "default")
+    # column groups: test rows, specific_1.5, specific_3, targets mean
+    for method, label in (("encoder", "encoder"), ("raw", "raw"), ("cca", "here)")):
+        _assert_stated(
+            "realdata.rst", f"{label} {rows[method][0]} and {rows[method][2]}"
+        )
+    support = [
+        _shift_means(f"synthetic (b) support shift {s}", "default") for s in (0.2, 0.4)
+    ]
+    drops = [
+        float(r["encoder"][0].split(" / ")[1]) - float(r["encoder"][1].split(" / ")[1])
+        for r in support
+    ]
+    _assert_stated("realdata.rst", f"drops by {drops[0]:.1f} and {drops[1]:.1f}")
