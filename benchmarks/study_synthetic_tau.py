@@ -20,7 +20,8 @@ Budgets: the default (``--pairs`` pairs, default 2,000, 100 epochs: 800
 steps at batch 256) and 3× the steps and pairs (3 × the pairs, 100 epochs).
 
 Usage: nice -n 10 python benchmarks/study_synthetic_tau.py [--latents 3 10]
-       [--budgets 1 3] [--pairs 2000] [--seed 0] [--out FILE]
+       [--budgets 1 3] [--pairs 2000] [--seed 0] [--concentration 10]
+       [--out FILE]
 """
 # License: BSD 3 clause
 
@@ -48,9 +49,13 @@ def _say(out, line):
         f.write(line + "\n")
 
 
-def _setting(n_latents, budget, n_pairs, seed, out):
+def _setting(n_latents, budget, n_pairs, seed, out, concentration=10.0):
     X, _, info = make_latent_partial_causal(
-        budget * n_pairs, n_latents=n_latents, random_state=seed, return_info=True
+        budget * n_pairs,
+        n_latents=n_latents,
+        concentration=concentration,
+        random_state=seed,
+        return_info=True,
     )
     X_held, z_held = info.sampler.sample(2000, random_state=100 + seed)
     split = info.split
@@ -107,6 +112,9 @@ def main(argv=None):
     parser.add_argument("--budgets", type=int, nargs="+", default=[1, 3])
     parser.add_argument("--pairs", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--concentration", type=float, default=10.0, help="vMF kappa (default 10)"
+    )
     parser.add_argument("--out", default=OUT)
     args = parser.parse_args(argv)
     _say(
@@ -119,7 +127,9 @@ def main(argv=None):
     start = time.perf_counter()
     for budget in args.budgets:
         for n_latents in args.latents:
-            _setting(n_latents, budget, args.pairs, args.seed, args.out)
+            _setting(
+                n_latents, budget, args.pairs, args.seed, args.out, args.concentration
+            )
     _say(args.out, f"wall time {time.perf_counter() - start:.0f} s")
 
 
