@@ -241,7 +241,8 @@ class MultimodalContrastiveEncoderCV(
     (10 latents, 0.056 to 0.112 lost), and ``rule="best"`` took 0.2 on two
     of three 3-latent seeds but 0.5 or 1 with 10 latents. Where R² on known
     latents is the target, keep the sphere's default τ = 0.2 rather than
-    this selector.
+    this selector (with κ = 5 and 3 latents τ = 0.2 failed, R² 0.714
+    against 0.981 at τ = 0.5, and the selector took τ = 2, 0.978).
 
     Examples
     --------
