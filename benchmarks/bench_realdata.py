@@ -4,10 +4,12 @@ For two view pairs of UCI Multiple Features and for the digits halves, prints
 the few-shot linear-probe accuracy (1/5/10 shots per class, 50 draws, a fixed
 30 % test set; every unsupervised step fitted on the other 70 %, the pool) of:
 the raw x view, PCA-k, CCA-k (x scores), PCA whitening, the encoder's x
-representation with its temperature chosen WITHOUT labels (cross-view 10-NN
-agreement on held-out pool pairs), + whitening, + CoupledLatentICA, the same
-encoder with ``early_stopping=True`` (same temperature), and the encoder at
-fixed temperatures (0.2 is the synthetic default). Also the
+representation with its temperature chosen WITHOUT labels
+(``MultimodalContrastiveEncoderCV`` with its defaults on the pool: cross-view
+10-NN agreement on held-out folds, rule "next"), + whitening,
++ CoupledLatentICA, the same encoder with ``early_stopping=True`` (same
+temperature), and the encoder at fixed temperatures (0.2 is the synthetic
+default). Also the
 encoder's training time and steps, the goal checks (encoder vs CCA-k and PCA-k
 at every shot count, vs raw at 1 shot), and how close the label-free choice of
 temperature lands to the best labelled one.
@@ -116,7 +118,8 @@ def _checks(rows):
             f"{t:g}: {a:.3f}" for t, a in info["knn_agreement"].items()
         )
         out.append(
-            f"  label-free tau = {info['temperature']:g} (10-NN agreement {agreement})"
+            f"  label-free tau = {info['temperature']:g} (rule next; mean held-out "
+            f"10-NN agreement {agreement})"
             f" -> mean accuracy {chosen:.1f}; best labelled fixed tau = {best:g} -> "
             f"{fixed[best]:.1f} (gap {fixed[best] - chosen:+.1f}); synthetic default "
             f"0.2 -> {fixed.get(0.2, float('nan')):.1f}"

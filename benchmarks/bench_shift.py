@@ -20,11 +20,21 @@ encoder + ICA. Protocols: the default one (C chosen on the pool's grid) and,
 with ``--paper``, the paper's (C on validation shots, ICA on the shots).
 
 Run: OMP_NUM_THREADS=1 python benchmarks/bench_shift.py [--quick] [--paper]
+[--only synthetic|real] [--seed S] [--draws D] [--protocol default|paper]
+
+``--seed`` seeds the synthetic data, the encoder and the draws (the committed
+``bench_shift.txt`` is seed 0; ``bench_shift_seed1.txt`` and
+``bench_shift_seed2.txt`` are seeds 1 and 2 of the synthetic part);
+``python benchmarks/bench_shift.py --summary`` prints the synthetic goal
+check over the seeds from those files.
 """
 
 import argparse
+import os
+import re
 import time
 
+import numpy as np
 import torch
 
 from sklcm.cli._fewshot import format_fewshot_table
@@ -57,7 +67,17 @@ def _synthetic(kind, strengths, n_samples, seed):
     )
     X, y = data.source
     split = data.split
-    targets = {name: (Xt[:, :split], yt) for name, (Xt, yt) in data.targets.items()}
+    targets = {}
+    for name, (Xt, yt) in data.targets.items():
+        # a held-out cap can hold a whole class: the probe cannot predict a
+        # class it never saw, so its target rows are left out (and counted)
+        seen = np.isin(yt, y)
+        if not seen.all():
+            print(
+                f"# seed {seed}, {name}: {np.sum(~seen)} target rows of classes "
+                f"{np.unique(yt[~seen]).tolist()} left out (no source row)"
+            )
+        targets[name] = (Xt[seen, :split], yt[seen])
     return X[:, :split], X[:, split:], y, targets
 
 
@@ -83,12 +103,13 @@ def _run(name, features, pair, y, targets, *, temperature, protocol, args):
         encoder_params={"max_epochs": args.epochs},
         targets=targets,
         protocol=protocol,
-        random_state=0,
+        random_state=args.seed,
     )
     n_pool = len(y) - round(0.3 * len(y))
     print(
         f"\n## {name} | protocol {protocol} | τ {temperature} | "
-        f"{args.draws} draws | {time.perf_counter() - start:.0f} s"
+        f"{args.draws} draws | seed {args.seed} | "
+        f"{time.perf_counter() - start:.0f} s"
     )
     print(
         format_fewshot_table(
@@ -97,32 +118,133 @@ def _run(name, features, pair, y, targets, *, temperature, protocol, args):
     )
 
 
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+SEED_FILES = ("bench_shift.txt", "bench_shift_seed1.txt", "bench_shift_seed2.txt")
+SHOTS = (1, 2, 5, 10)
+
+
+def _blocks(path):
+    """(case, protocol) -> {method: [means]} of one output file: the test-row
+    means at 1/2/5/10 shots, then each target's (and the targets' mean);
+    key "" holds the column groups' names."""
+    text = open(path, encoding="utf-8").read()
+    out = {}
+    for block in text.split("\n## ")[1:]:
+        head = block.splitlines()[0].split(" | ")
+        rows = {"": re.split(r"\s{2,}", block.splitlines()[1].strip())}
+        for line in block.splitlines()[3:]:
+            values = re.findall(r"(\d+\.\d) ±", line)
+            if values:
+                rows[line.split()[0]] = [float(v) for v in values]
+        out[head[0], head[1].removeprefix("protocol ")] = rows
+    return out
+
+
+def _summary():
+    """Goal of shift (a) at strength 3, per seed and protocol: the encoder's
+    target accuracy within 2 points of its source accuracy at 5 and 10 shots,
+    and above raw, PCA and CCA on the target at every shot count."""
+    case = "synthetic (a) specific shift 1.5, 3"
+    runs = {}
+    for seed, name in enumerate(SEED_FILES):
+        path = os.path.join(RESULTS, name)
+        if os.path.exists(path):
+            for (c, protocol), rows in _blocks(path).items():
+                if c == case:
+                    runs[protocol, seed] = rows
+    print(f"# {case}: target specific_3, accuracy % at {SHOTS} shots")
+    for (protocol, seed), rows in sorted(runs.items()):
+        source = {m: v[0:4] for m, v in rows.items()}
+        target = {m: v[8:12] for m, v in rows.items()}
+        raw_drop = [s - t for s, t in zip(source["raw"], target["raw"])]
+        gap = [s - t for s, t in zip(source["encoder"], target["encoder"])]
+        margins = [
+            min(e - target[r][i] for r in ("raw", "pca", "cca"))
+            for i, e in enumerate(target["encoder"])
+        ]
+        ok_gap = all(abs(g) <= 2 for g in gap[2:])
+        ok_margin = all(m > 0 for m in margins)
+        fmt = " / ".join
+        print(
+            f"{protocol:<8} seed {seed}: encoder source "
+            f"{fmt(f'{v:.1f}' for v in source['encoder'])}, target "
+            f"{fmt(f'{v:.1f}' for v in target['encoder'])} (source - target "
+            f"{fmt(f'{g:+.1f}' for g in gap)}; within 2 at 5/10: "
+            f"{'yes' if ok_gap else 'NO'}); raw drop "
+            f"{fmt(f'{d:+.1f}' for d in raw_drop)}; encoder - best of raw/PCA/CCA "
+            f"on target {fmt(f'{m:+.1f}' for m in margins)} "
+            f"({'yes' if ok_margin else 'NO'})"
+        )
+    _means_over_seeds()
+    return 0
+
+
+def _means_over_seeds():
+    """Every synthetic case: each method's accuracy at 1 / 10 shots on the
+    test rows and on each target, mean over the seeds (and its range)."""
+    runs = {}
+    for name in SEED_FILES:
+        path = os.path.join(RESULTS, name)
+        if os.path.exists(path):
+            for key, rows in _blocks(path).items():
+                if key[0].startswith("synthetic"):
+                    runs.setdefault(key, []).append(rows)
+    for (case, protocol), per_seed in runs.items():
+        groups = per_seed[0][""]  # "test rows", "target NAME", ...
+        print(
+            f"\n## {case} | protocol {protocol} | mean over {len(per_seed)} seeds "
+            f"(min..max), accuracy % at 1 / 10 shots"
+        )
+        print(f"{'method':<12}" + "".join(f"{g:>30}" for g in groups))
+        for method in METHODS:
+            cells = []
+            for g in range(len(groups)):
+                one = [rows[method][4 * g] for rows in per_seed]
+                ten = [rows[method][4 * g + 3] for rows in per_seed]
+                cells.append(
+                    f"{np.mean(one):5.1f} ({min(one):.1f}..{max(one):.1f}) / "
+                    f"{np.mean(ten):4.1f}"
+                )
+            print(f"{method:<12}" + "".join(f"{c:>30}" for c in cells))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="fewer pairs and draws")
     p.add_argument("--paper", action="store_true", help="also the paper's protocol")
     p.add_argument("--only", choices=("synthetic", "real"), default=None)
+    p.add_argument("--seed", type=int, default=0, help="data, encoder and draws")
+    p.add_argument("--draws", type=int, default=None, help="default 50 (10 quick)")
+    p.add_argument(
+        "--protocol", choices=("default", "paper"), default=None, help="only this one"
+    )
+    p.add_argument("--summary", action="store_true", help="goal check over seeds")
     args = p.parse_args()
-    args.draws = 10 if args.quick else 50
+    if args.summary:
+        return _summary()
+    if args.draws is None:
+        args.draws = 10 if args.quick else 50
     args.epochs = 60 if args.quick else 150
     n_samples = 3000 if args.quick else 6000
     protocols = ("default", "paper") if args.paper else ("default",)
+    if args.protocol is not None:
+        protocols = (args.protocol,)
     cases = []
     if args.only != "real":
         cases += [
             (
                 "synthetic (a) specific shift 1.5, 3",
-                _synthetic("specific", (1.5, 3.0), n_samples, 0),
+                _synthetic("specific", (1.5, 3.0), n_samples, args.seed),
                 0.2,
             ),
             (
                 "synthetic (b) support shift 0.2",
-                _synthetic("support", (0.2,), n_samples, 0),
+                _synthetic("support", (0.2,), n_samples, args.seed),
                 0.2,
             ),
             (
                 "synthetic (b) support shift 0.4",
-                _synthetic("support", (0.4,), n_samples, 0),
+                _synthetic("support", (0.4,), n_samples, args.seed),
                 0.2,
             ),
         ]

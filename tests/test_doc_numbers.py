@@ -95,10 +95,14 @@ def _realdata_sections():
 def test_early_stopping_numbers_match_realdata_txt():
     sections = _realdata_sections()
     steps = [int(rows["encoder early-stop"][2]) for rows, _ in sections.values()]
+    # the early-stopped fit against the same fit without early stopping: the
+    # fixed-temperature row of the label-free choice
     share = [
-        100 * rows["encoder early-stop"][1] / rows["encoder tau=1"][1]
-        for rows, _ in sections.values()
+        100 * rows["encoder early-stop"][1] / rows[f"encoder tau={tau}"][1]
+        for rows, block in sections.values()
+        for tau in re.findall(r"label-free tau = (\S+) ", block)
     ]
+    assert len(share) == len(sections)
     low, high = f"{min(steps)} to {max(steps)}", f"{min(steps)}–{max(steps)}"
     _assert_stated(
         "realdata.rst",
@@ -245,8 +249,8 @@ REALDATA_ROWS = {
     "PCA-10": "pca",
     "CCA-10 (x scores)": "cca",
     "PCA-10 whitened": "whiten",
-    "encoder, label-free τ (1 on all)": "encoder",
-    "encoder, τ chosen without labels (1 on all)": "encoder",
+    "encoder, label-free τ": "encoder",
+    "encoder, τ chosen without labels": "encoder",
     "encoder + whitening": "encoder+whiten",
     "encoder + CoupledLatentICA": "encoder+ica",
     "encoder, same τ, early stopping": "encoder early-stop",
@@ -315,3 +319,66 @@ def test_shift_numbers_match_bench_shift_txt():
     mfeat = {m: _shift_row("mfeat -> digits", "paper", m) for m in ("raw", "encoder")}
     assert (mfeat["encoder"][7], mfeat["raw"][7]) == (52.2, 50.2)
     _assert_stated("realdata.rst", "52.2 against 50.2 raw at 10 shots")
+
+
+def _shift_means(case, protocol):
+    """Method -> "1-shot / 10-shot" means over seeds per column group of a
+    synthetic case in bench_shift_summary.txt."""
+    text = (RESULTS / "bench_shift_summary.txt").read_text()
+    block = text.split(f"## {case} | protocol {protocol} | mean over 3 seeds")[1]
+    rows = {}
+    for line in block.split("\n## ")[0].splitlines()[2:]:
+        cells = re.findall(r"(\d+\.\d) \(\S+\) / (\d+\.\d)", line)
+        if cells:
+            rows[line.split()[0]] = [f"{a} / {b}" for a, b in cells]
+    return rows
+
+
+def test_shift_seed_means_match_bench_shift_summary():
+    rows = _shift_means("synthetic (a) specific shift 1.5, 3", "default")
+    # column groups: test rows, specific_1.5, specific_3, targets mean
+    for method, label in (("encoder", "encoder"), ("raw", "raw"), ("cca", "here)")):
+        _assert_stated(
+            "realdata.rst", f"{label} {rows[method][0]} and {rows[method][2]}"
+        )
+    support = [
+        _shift_means(f"synthetic (b) support shift {s}", "default") for s in (0.2, 0.4)
+    ]
+    drops = [
+        float(r["encoder"][0].split(" / ")[1]) - float(r["encoder"][1].split(" / ")[1])
+        for r in support
+    ]
+    _assert_stated("realdata.rst", f"drops by {drops[0]:.1f} and {drops[1]:.1f}")
+
+
+def _synthetic_tau_runs():
+    """(kappa, n_latents, n_pairs, seed) -> (R² at τ 0.2/0.5/1/2, the pick)."""
+    text = (RESULTS / "study_synthetic_tau.txt").read_text()
+    runs = {}
+    for block in text.split("\n## ")[1:]:
+        head = re.search(
+            r"kappa=(\d+), n_latents=(\d+), (\d+) pairs.*seed (\d+)", block
+        )
+        r2 = [float(v) for v in re.findall(r"heldout_R2=([\d.]+)", block)]
+        pick = re.search(r"-> pick tau=(\S+) ", block)
+        if head and len(r2) == 4 and pick:
+            runs[tuple(map(int, head.groups()))] = (r2, float(pick[1]))
+    return runs
+
+
+def test_synthetic_tau_numbers_match_study_synthetic_tau_txt():
+    runs = _synthetic_tau_runs()
+    # κ = 10: τ 0.2 has the best held-out R² in every run, the pick is not 0.2
+    default = [run for key, run in runs.items() if key[0] == 10]
+    assert len(default) == 10
+    assert all(np.argmax(r2) == 0 and pick != 0.2 for r2, pick in default)
+    ten = [runs[10, 10, 2000, seed][0] for seed in (0, 1, 2)]
+    big = [runs[10, 10, 6000, seed][0] for seed in (0, 1)]
+    _assert_stated(
+        "realdata.rst",
+        " / ".join(f"{r[0]:.3f}" for r in ten)
+        + " against "
+        + " / ".join(f"{r[3]:.3f}" for r in ten)
+        + " at τ = 2",
+        f"{big[0][0]:.3f} / {big[1][0]:.3f} against {big[0][3]:.3f} / {big[1][3]:.3f}",
+    )

@@ -126,12 +126,17 @@ def test_fewshot_unsupervised_steps_never_see_test_rows(spies, transductive):
     # scalers of the features (pca, cca) and of the pair (cca): the fitting rows
     assert seen["StandardScaler"].count(fit_rows) == 3
     assert len(seen["PCA"]) == len(seen["CCA"]) == 1
-    # temperature selection: each candidate trained on part of the fitting
-    # rows, scored on the others; then one encoder on all fitting rows
+    # temperature selection (MultimodalContrastiveEncoderCV, 3 folds): each
+    # candidate trained on two folds of the fitting rows and scored on the
+    # third; the three held-out folds partition the fitting rows; then one
+    # encoder on all fitting rows
     fits, scores = seen["MultimodalContrastiveEncoder"], seen["score"]
-    assert len(fits) == 3 and len(scores) == 2 and fits[2] == fit_rows
-    for trained, held in zip(fits[:2], scores):
+    assert len(fits) == 2 * 3 + 1 and len(scores) == 2 * 3
+    assert fits[-1] == fit_rows
+    for trained, held in zip(fits[:-1], scores):
         assert trained | held == fit_rows and not trained & held
+    folds = scores[:3]
+    assert set().union(*folds) == fit_rows and sum(map(len, folds)) == len(fit_rows)
 
 
 def test_fewshot_ica_equals_its_whitening_only_ablation():
@@ -209,13 +214,45 @@ def test_fewshot_encoder_with_label_free_temperature_selection(spies, best):
             encoder_params=_FAST_ENCODER,
         )  # fmt: skip
     info = rows[0]["info"]
-    assert info["knn_agreement"] == {
-        tau: 0.9 if tau == best else 0.1 for tau in (0.5, 2.0)
-    }
+    assert info["knn_agreement"] == pytest.approx(
+        {tau: 0.9 if tau == best else 0.1 for tau in (0.5, 2.0)}
+    )
     assert info["temperature"] == best
     encoder_fits = [tau for name, _, tau in spies if name.startswith("Multimodal")]
-    assert encoder_fits == [0.5, 2.0, best]  # the final encoder uses the choice
+    # 3 folds per candidate, then the final encoder at the choice
+    assert encoder_fits == [0.5] * 3 + [2.0] * 3 + [best]
     assert all(r["info"] is info for r in rows) and info["n_steps"] > 0
+
+
+def test_fewshot_select_is_the_cv_estimators_choice(spies):
+    # the protocol's "select" is MultimodalContrastiveEncoderCV: a near-tie
+    # (0.5 best, 2.0 within 40 %) goes to the next larger temperature, as the
+    # estimator's rule "next" says, where the highest score would take 0.5;
+    # the probed encoder is the estimator's refit on all fitting rows
+    import sklcm
+
+    Spy = sklcm.MultimodalContrastiveEncoder
+    x, t, y = _views()
+    table = {0.2: 0.1, 0.5: 0.9, 2.0: 0.8}
+
+    def patched(self, X, y=None):
+        return table[self.temperature]
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Spy, "score", patched)
+        rows = fewshot_evaluate(
+            x, y, pair=t, shots=[2], n_draws=2, n_components=2,
+            methods=["encoder"], temperature="select",
+            temperatures=(0.2, 0.5, 2.0), encoder_params=_FAST_ENCODER,
+        )  # fmt: skip
+        fitted = [tau for name, _, tau in spies if name.startswith("Multimodal")]
+        search = sklcm.MultimodalContrastiveEncoderCV(
+            Spy(split=x.shape[1], **_FAST_ENCODER), temperatures=(0.2, 0.5, 2.0)
+        ).fit(np.hstack([x, t]))
+    info = rows[0]["info"]
+    assert info["temperature"] == search.temperature_ == 2.0
+    assert info["knn_agreement"] == pytest.approx(table)
+    assert fitted == [0.2] * 3 + [0.5] * 3 + [2.0] * 3 + [2.0]
 
 
 def _scored_as(score, best):
