@@ -124,7 +124,7 @@ def main():
 
     emit("$ " + shlex.join(["python", *sys.argv]))
     emit(
-        f"{'lever':<44} {'row':<12} seed budget  R²     best   steps95 "
+        f"{'lever':<44} {'row':<12} seed budget  batch R²     best   steps95 "
         f"pairs95     steps99 pairs99     ms/step τ"
     )
     for tokens in a.run:
@@ -134,7 +134,7 @@ def main():
             for row in a.rows:
                 r = run(row, overrides, a.steps, seed, a.every, a.n_test)
                 emit(
-                    f"{label:<44} {row:<12} {seed:<4} {a.steps:<7,}"
+                    f"{label:<44} {row:<12} {seed:<4} {a.steps:<7,} {r['batch']:<5}"
                     f"{r['r2']:.4f} {r['best']:.4f} {_fmt(r['steps95']):>7} "
                     f"{_fmt(r['pairs95']):>11} {_fmt(r['steps99']):>7} "
                     f"{_fmt(r['pairs99']):>11} {r['ms_step']:7.2f} {r['tau']}"
