@@ -152,7 +152,7 @@ _REAL_NORMAL_ENCODER = {"p": 2.0, "head_batch_norm": True}
 # quick recipe otherwise, seed 0): a batch-normalised head and 4× the pairs
 # per step, the two levers of the search that helped. At 8k steps specific-5
 # R² 0.621 → 0.757 (BN head), 0.872 (batch 1024), 0.938 (both); at the
-# row's 15k steps 0.760 → 0.992 (bench_convergence_specific.txt) and
+# row's 15k steps 0.760 → 0.992 (seed 1: 0.9924; bench_convergence_specific.txt) and
 # specific-10 0.851 (≥ 0.95 not reached). Width, lr, τ, learned τ, layer norm
 # did not help; unwhitened inputs hurt. Costs about 7× the time per step.
 _SPECIFIC_RECIPE = {"encoder": {"head_batch_norm": True}, "batch_factor": 4}
