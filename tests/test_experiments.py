@@ -440,3 +440,31 @@ def test_partial_rows_kappa_matched_circle_and_real_geometry():
     assert by_name["real-normal"].metric == "r2"
     result = run_setting("real-laplace", preset="smoke")
     assert result["encoder_space"] == "real" and result["model"] == "real enc. (L1)"
+
+
+def test_rows_with_specific_latents_use_the_specific_recipe():
+    # every row whose data has modality-specific latents, and only those,
+    # gets the batch-normalised head and 4× the preset's pairs per step
+    # (benchmarks/results/study_specific.txt); its step budget stays its
+    # theorem row's
+    for setting in SETTINGS:
+        specific = any(np.atleast_1d(setting.data.get("n_specific", 0)))
+        assert (setting.batch_factor == 4) is specific, setting.name
+        if setting.latent_space != "real":
+            bn = setting.encoder.get("head_batch_norm") is True
+            assert bn is specific, setting.name
+    assert {s.name for s in SETTINGS if s.batch_factor != 1} == {
+        "specific-5",
+        "specific-10",
+    }
+    row = select_settings(["specific-5"])[0]
+    assert row.model == "sphere enc. (BN head, batch ×4)"
+    for name, preset in PRESETS.items():
+        assert _steps(row, preset) == preset.sphere_steps, name
+    result = run_setting("specific-5", preset="smoke")
+    smoke = PRESETS["smoke"]
+    assert result["batch_size"] == 4 * smoke.batch_size
+    assert result["pairs_seen"] == smoke.sphere_steps * 4 * smoke.batch_size
+    assert result["model"] == "sphere enc. (BN head, batch ×4)"
+    plain = run_setting("specific-0", preset="smoke")
+    assert plain["batch_size"] == smoke.batch_size and plain["model"] == "sphere enc."

@@ -125,7 +125,7 @@ def _make_encoder(setting, preset, sampler, steps, seed, device):
         "box_squash": preset.box_squash,
         "whiten_inputs": preset.whiten_inputs,
         "ema_decay": preset.ema_decay,
-        "batch_size": preset.batch_size,
+        "batch_size": preset.batch_size * setting.batch_factor,
         "lr": preset.lr,
         "max_steps": steps,
         "device": device,
