@@ -21,7 +21,7 @@ with ``--paper``, the paper's (C on validation shots, ICA on the shots).
 
 Run: OMP_NUM_THREADS=1 python benchmarks/bench_shift.py [--quick] [--paper]
 [--only synthetic|specific|real] [--seed S] [--draws D] [--protocol default|paper]
-[--encoder-params JSON] [--r2]
+[--encoder-params JSON] [--r2] [--n-samples N]
 
 ``--only specific`` runs shift (a) alone. ``--encoder-params`` overrides the
 encoder's parameters (default ``{"max_epochs": 150}``, 60 with ``--quick``),
@@ -31,7 +31,8 @@ so one epoch is 16 steps at batch 256 and 4 at batch 1024. ``--r2`` prints,
 per synthetic case, the held-out linear R² of the encoder's x-tower features
 for the coupled latents z_x and for the specific latents m_x, on 2,000 fresh
 source pairs and on each target (an invariant encoder has R²(z_x) near 1 and
-R²(m_x) near 0).
+R²(m_x) near 0). ``--n-samples`` sets the number of synthetic source
+pairs (and of each target's rows), 6,000 by default (3,000 quick).
 
 ``--seed`` seeds the synthetic data, the encoder and the draws (the committed
 ``bench_shift.txt`` is seed 0; ``bench_shift_seed1.txt`` and
@@ -282,6 +283,9 @@ def main():
         help="JSON dict of encoder parameters over the defaults",
     )
     p.add_argument("--r2", action="store_true", help="encoder R² on the latents")
+    p.add_argument(
+        "--n-samples", type=int, default=None, help="synthetic pairs (default 6000)"
+    )
     args = p.parse_args()
     if args.r2:
         _fewshot._encoder = _recording_encoder
@@ -291,6 +295,8 @@ def main():
         args.draws = 10 if args.quick else 50
     args.epochs = 60 if args.quick else 150
     n_samples = 3000 if args.quick else 6000
+    if args.n_samples is not None:
+        n_samples = args.n_samples
     protocols = ("default", "paper") if args.paper else ("default",)
     if args.protocol is not None:
         protocols = (args.protocol,)
