@@ -46,6 +46,8 @@ import json
 import os
 import re
 import time
+from contextlib import contextmanager, nullcontext
+from unittest import mock
 
 import numpy as np
 import torch
@@ -92,8 +94,7 @@ def _synthetic(kind, strengths, n_samples, seed):
                 f"{np.unique(yt[~seen]).tolist()} left out (no source row)"
             )
         targets[name] = (Xt[seen, :split], yt[seen])
-    _DATA[id(targets)] = data  # for --r2
-    return X[:, :split], X[:, split:], y, targets
+    return X[:, :split], X[:, split:], y, targets, data
 
 
 def _real(source):
@@ -101,26 +102,29 @@ def _real(source):
     X, y = data.source
     split = data.split
     targets = {name: (Xt[:, :split], yt) for name, (Xt, yt) in data.targets.items()}
-    return X[:, :split], X[:, split:], y, targets
+    return X[:, :split], X[:, split:], y, targets, None
 
 
-_DATA = {}
-_FITTED = []
+@contextmanager
+def _keeping_encoders(fitted):
+    """Append every encoder the protocol builds to ``fitted`` (for --r2).
+
+    With a fixed temperature the protocol fits the encoder it builds, so the
+    last one is the encoder whose features were probed.
+    """
+    build = _fewshot._encoder
+
+    def keep(*args, **kwargs):
+        fitted.append(build(*args, **kwargs))
+        return fitted[-1]
+
+    with mock.patch.object(_fewshot, "_encoder", keep):
+        yield
 
 
-def _recording_encoder(*args, **kwargs):
-    # the protocol builds its encoder here; keep it for --r2
-    enc = _ENCODER(*args, **kwargs)
-    _FITTED.append(enc)
-    return enc
-
-
-_ENCODER = _fewshot._encoder
-
-
-def _print_r2(data, seed):
-    """Held-out linear R² of the last fitted encoder's x features for z_x and m_x."""
-    enc, split = _FITTED[-1], data.split
+def _print_r2(enc, data, seed):
+    """Held-out linear R² of the encoder's x features for z_x and m_x."""
+    split = data.split
     X, _, info = data.sampler.sample(
         2000, domain="source", random_state=seed + 1000, return_info=True
     )
@@ -136,23 +140,26 @@ def _print_r2(data, seed):
         )
 
 
-def _run(name, features, pair, y, targets, *, temperature, protocol, args):
+def _run(name, features, pair, y, targets, data, *, temperature, protocol, args):
     start = time.perf_counter()
     params = {"max_epochs": args.epochs, **args.encoder_params}
-    rows = fewshot_evaluate(
-        features,
-        y,
-        pair=pair,
-        shots=(1, 2, 5, 10),
-        n_draws=args.draws,
-        methods=METHODS,
-        n_components=10,
-        temperature=temperature,
-        encoder_params=params,
-        targets=targets,
-        protocol=protocol,
-        random_state=args.seed,
-    )
+    fitted = []
+    keeping = _keeping_encoders(fitted) if args.r2 else nullcontext()
+    with keeping:
+        rows = fewshot_evaluate(
+            features,
+            y,
+            pair=pair,
+            shots=(1, 2, 5, 10),
+            n_draws=args.draws,
+            methods=METHODS,
+            n_components=10,
+            temperature=temperature,
+            encoder_params=params,
+            targets=targets,
+            protocol=protocol,
+            random_state=args.seed,
+        )
     n_pool = len(y) - round(0.3 * len(y))
     print(
         f"\n## {name} | protocol {protocol} | τ {temperature} | "
@@ -166,8 +173,8 @@ def _run(name, features, pair, y, targets, *, temperature, protocol, args):
     )
     if args.encoder_params:
         print(f"encoder parameters: {params}")
-    if args.r2 and id(targets) in _DATA:
-        _print_r2(_DATA[id(targets)], args.seed)
+    if args.r2 and data is not None:
+        _print_r2(fitted[-1], data, args.seed)
 
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
@@ -287,8 +294,6 @@ def main():
         "--n-samples", type=int, default=None, help="synthetic pairs (default 6000)"
     )
     args = p.parse_args()
-    if args.r2:
-        _fewshot._encoder = _recording_encoder
     if args.summary:
         return _summary()
     if args.draws is None:
@@ -327,7 +332,7 @@ def main():
             ("mfeat -> digits", _real("mfeat"), 1.0),
             ("digits -> mfeat", _real("digits"), 1.0),
         ]
-    for name, (features, pair, y, targets), tau in cases:
+    for name, (features, pair, y, targets, data), tau in cases:
         for protocol in protocols:
             _run(
                 name,
@@ -335,6 +340,7 @@ def main():
                 pair,
                 y,
                 targets,
+                data,
                 temperature=tau,
                 protocol=protocol,
                 args=args,
